@@ -1,0 +1,156 @@
+"""The ``orostat`` command line: demo, load, validate, summary."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from pipelines.core.settings import paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orostat", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="generate synthetic extracts for a year and run the full load on them")
+    demo.add_argument("--year", type=int, default=2025)
+    demo.add_argument("--scale", type=float, default=1.0, help="share of the national volume (1.0 ≈ 500,000 reports)")
+    demo.add_argument("--seed", type=int, default=20251)
+    load = sub.add_parser("load", help="load one extract month, or a range, through Dagster (headless)")
+    load.add_argument("--month", help="YYYY-MM")
+    load.add_argument("--from", dest="first", help="first month YYYY-MM of a range")
+    load.add_argument("--to", dest="last", help="last month YYYY-MM of a range")
+    summary = sub.add_parser("summary", help="print the national summary per month of arrival")
+    summary.add_argument("--as-of", help="extract month YYYY-MM (default: the latest computed)")
+    validate = sub.add_parser("validate", help="check an extract file without loading it (no key needed)")
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--english", action="store_true", help="messages in English")
+    validate.add_argument("--feedback", type=Path, help="write the row-level feedback CSV here")
+    args = parser.parse_args(argv)
+    handler = {"demo": _demo, "load": _load, "summary": _summary, "validate": _validate}[args.command]
+    return handler(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pipelines.demo.generator import generate_demo
+
+    home = paths()
+    _ensure_key(demo=True)
+    marker = home.landing / f".demo-{args.year}-{args.seed}-{args.scale}"
+    if not marker.exists():
+        print(f"Generating SYNTHETIC demo extracts for {args.year} (scale {args.scale}) in {home.landing} …")
+        summary = generate_demo(home.landing, year=args.year, seed=args.seed, scale=args.scale)
+        print(f"  {summary.files} files, {summary.rows} rows (synthetic: SYNTETISKA DEMODATA)")
+        marker.touch()
+    ok = _run(f"{args.year}-01", f"{args.year}-12")
+    if ok:
+        _print_outputs(f"{args.year}-12")
+    return 0 if ok else 1
+
+
+def _ensure_key(demo: bool = False) -> None:
+    """Use the configured key; for the demo, create a demo key once and say so."""
+    from pipelines.stage2_pseudonymise.keyed_hash import MissingKeyError, load_key, new_key_file
+
+    try:
+        load_key()
+        return
+    except MissingKeyError:
+        if not demo:
+            raise
+    key_file = paths().secrets / "demo.key"
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        new_key_file(key_file)
+        print(f"Created a DEMO pseudonymisation key at {key_file} (demo only: never use it for real data).")
+    os.environ["OROSTAT_KEY_FILE"] = str(key_file)
+
+
+def _run(first: str, last: str) -> bool:
+    from pipelines.core.run import run_months
+
+    print(f"Running the monthly load through Dagster for {first} … {last} (headless) …")
+    outcome = run_months(first, last)
+    if outcome.success:
+        print(f"  Dagster run {outcome.run_id}: success")
+    else:
+        print(f"  Dagster run {outcome.run_id}: FAILED", file=sys.stderr)
+        for message in outcome.errors:
+            print(f"    {message}", file=sys.stderr)
+    return outcome.success
+
+
+def _load(args: argparse.Namespace) -> int:
+    from pipelines.stage2_pseudonymise.keyed_hash import MissingKeyError
+
+    first = args.month or args.first
+    last = args.month or args.last or first
+    if not first:
+        print("Give --month YYYY-MM, or --from YYYY-MM --to YYYY-MM.", file=sys.stderr)
+        return 2
+    try:
+        _ensure_key()
+    except MissingKeyError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    ok = _run(first, last)
+    if ok:
+        _print_outputs(last)
+    return 0 if ok else 1
+
+
+def _print_outputs(as_of: str) -> None:
+    home = paths()
+    print("\nOutputs (INTERNAL statistics: not disclosure-controlled, do not publish):")
+    for label, folder in [
+        ("pseudonymised reports, quarantine, ledger", home.pseudonymised),
+        ("report register", home.register),
+        ("statistics (Parquet, hive-partitioned by as_of_month)", home.statistics),
+    ]:
+        print(f"  {label:55} {folder}")
+    _print_summary(as_of)
+
+
+def _summary(args: argparse.Namespace) -> int:
+    home = paths()
+    folder = home.statistics / "reports"
+    months = sorted(p.name.split("=")[1] for p in folder.glob("as_of_month=*")) if folder.exists() else []
+    if not months:
+        print("No statistics yet: run `orostat load` or `make demo` first.", file=sys.stderr)
+        return 1
+    _print_summary(args.as_of or months[-1])
+    return 0
+
+
+def _print_summary(as_of: str) -> None:
+    import duckdb
+    from rich.console import Console
+    from rich.table import Table
+
+    path = paths().statistics / "reports" / f"as_of_month={as_of}" / "data.parquet"
+    rows = duckdb.execute(
+        f"""SELECT strftime(month_received, '%Y-%m'), reports, distinct_children, reports_per_child,
+                   decided, investigation_rate, share_decided_within_deadline, undecided
+            FROM read_parquet('{path}') WHERE geo_level = 'riket' ORDER BY 1"""
+    ).fetchall()
+    table = Table(title=f"Riket, as of extract {as_of} (internal, unprotected)")
+    for header in ["month", "reports", "children", "reports/child", "decided", "investigated", "≤14 days", "undecided"]:
+        table.add_column(header, justify="right")
+    for month, reports, children, per_child, decided, rate, within, undecided in rows:
+        table.add_row(
+            month, f"{reports:,}", f"{children:,}", f"{per_child:.2f}", f"{decided:,}",
+            f"{rate:.1%}" if rate is not None else "–", f"{within:.1%}" if within is not None else "–",
+            f"{undecided:,}",
+        )
+    Console().print(table)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pipelines.stage2_pseudonymise.feedback import validate_file
+
+    return validate_file(args.file, english=args.english, feedback=args.feedback)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,63 @@
+"""Run the monthly load through Dagster without the UI, against the persistent instance."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+
+from dagster import DagsterEventType, DagsterInstance
+
+from pipelines.core.partitions import months_between
+from pipelines.core.settings import PROJECT_ROOT, paths
+
+
+def ensure_instance() -> DagsterInstance:
+    """The instance under ``$DAGSTER_HOME`` (default ``$OROSTAT_HOME/dagster``), configured by dagster.yaml."""
+    home = os.environ.get("DAGSTER_HOME") or str(paths().dagster_home)
+    os.environ["DAGSTER_HOME"] = home
+    os.makedirs(home, exist_ok=True)
+    config = os.path.join(home, "dagster.yaml")
+    if not os.path.exists(config):
+        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", config)
+    return DagsterInstance.get()
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    errors: list[str]
+
+
+def run_months(first: str, last: str | None = None) -> RunOutcome:
+    """One Dagster run over the extract months first..last (a single-run backfill)."""
+    from pipelines.definitions import defs
+
+    last = last or first
+    months_between(first, last)  # validates the keys' shape early
+    instance = ensure_instance()
+    job = defs.resolve_job_def("monthly_load")
+    quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    if first == last:
+        result = job.execute_in_process(quiet, instance=instance, partition_key=first, raise_on_error=False)
+    else:
+        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+        result = job.execute_in_process(quiet, instance=instance, tags=tags, raise_on_error=False)
+    return RunOutcome(result.run_id, result.success, _errors(result))
+
+
+def _errors(result) -> list[str]:
+    """Step failures and failed checks as short messages (our exceptions never quote row data)."""
+    messages = []
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            # The step error wraps ours; its cause holds the message our code wrote.
+            cause = error.cause if error is not None and error.cause is not None else error
+            messages.append(f"{event.step_key}: {cause.message.strip() if cause else 'failed'}")
+        elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            data = event.event_specific_data
+            if not data.passed:
+                messages.append(f"check failed: {data.asset_key.to_user_string()} {data.check_name}")
+    return messages

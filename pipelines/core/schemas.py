@@ -1,0 +1,71 @@
+"""Loaders for the declarative contracts in ``schemas/``: one place for every code list and mapping."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import yaml
+
+from pipelines.core.settings import SCHEMAS
+
+
+def _yaml(relative: str) -> dict[str, Any]:
+    return yaml.safe_load((SCHEMAS / relative).read_text(encoding="utf-8"))
+
+
+@cache
+def extract_contract() -> dict[str, Any]:
+    return _yaml("extract_contract_v1.yaml")
+
+
+@cache
+def dialects() -> dict[str, dict[str, Any]]:
+    """Every dialect mapping, by name, in a stable order."""
+    found = {}
+    for path in sorted((SCHEMAS / "dialects").glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        found[spec["dialect"]] = spec
+    return found
+
+
+@cache
+def statistics_spec() -> dict[str, Any]:
+    return _yaml("statistics.yaml")
+
+
+@cache
+def quarantine_reasons() -> dict[str, Any]:
+    return _yaml("quarantine_reasons.yaml")
+
+
+def code_table(name: str) -> pa.Table:
+    """A code list (``schemas/codes/<name>.csv``) or reference table, every column read as text."""
+    folder = "reference" if name in {"municipalities", "counties"} else "codes"
+    return _csv(f"{folder}/{name}.csv")
+
+
+@cache
+def _csv(relative: str) -> pa.Table:
+    path = SCHEMAS / relative
+    with path.open("rb") as fh:
+        header = fh.readline().decode("utf-8").strip().split(",")
+    return pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header}, strings_can_be_null=True
+        ),
+    )
+
+
+def codes(name: str) -> list[str]:
+    return code_table(name).column("code").to_pylist()
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive key for matching header names: 'Anmälan-ID ' -> 'anmalanid'."""
+    decomposed = unicodedata.normalize("NFKD", text.strip().casefold())
+    return "".join(ch for ch in decomposed if ch.isalnum() and not unicodedata.combining(ch))

@@ -1,0 +1,80 @@
+"""Where things live and the rules from ``schemas/settings.yaml``.
+
+Everything the pipeline writes sits under one home folder (``OROSTAT_HOME``, default ``./var`` in the
+checkout), numbered in the order the data flows. Keys live in ``secrets/``, apart from the data.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = PROJECT_ROOT / "schemas"
+
+
+@cache
+def settings() -> dict[str, Any]:
+    """The declarative pipeline rules (thresholds, period rules, limits)."""
+    return yaml.safe_load((SCHEMAS / "settings.yaml").read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The folders of one orostat installation, in data-flow order."""
+
+    home: Path
+
+    @property
+    def data(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def landing(self) -> Path:
+        return self.data / "1_landing"
+
+    @property
+    def pseudonymised(self) -> Path:
+        return self.data / "2_pseudonymised"
+
+    def extract_month(self, month: str) -> Path:
+        """One folder per extract month: reports, quarantine, feedback and ledger, replaced whole."""
+        return self.pseudonymised / f"extract_month={month}"
+
+    @property
+    def register(self) -> Path:
+        return self.data / "3_register"
+
+    @property
+    def statistics(self) -> Path:
+        return self.data / "4_statistics"
+
+    @property
+    def protected(self) -> Path:
+        return self.data / "5_protected"
+
+    @property
+    def published(self) -> Path:
+        return self.data / "6_published"
+
+    @property
+    def secrets(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+
+def home() -> Path:
+    return Path(os.environ.get("OROSTAT_HOME", PROJECT_ROOT / "var")).resolve()
+
+
+def paths() -> Paths:
+    """Paths of the installation named by ``OROSTAT_HOME`` (read on every call: tests change it)."""
+    return Paths(home())

@@ -1,0 +1,308 @@
+"""Read one delivered extract, whatever system exported it, into the contract's fields (all text).
+
+A file is matched to a dialect in ``schemas/dialects/`` by its header names (case- and accent-
+insensitively). Encoding and delimiter are detected, not trusted from the dialect, because the same
+system is configured differently in different municipalities.
+
+Nothing here validates values: that is stage 2's job, on the whole month at once in DuckDB. Errors never
+quote cell contents, because a cell may hold a personnummer.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from pipelines.core.schemas import dialects, extract_contract, fold
+from pipelines.core.settings import settings
+
+TEXT_FIELDS = list(extract_contract()["fields"])
+XLSX_MAGIC = b"PK\x03\x04"
+
+
+class FileRejected(Exception):
+    """The whole file cannot be loaded. ``code`` is stable; the message is safe to show and log."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Landed:
+    """One extract read into contract fields. ``rows`` has one row per data record, all text."""
+
+    path: Path
+    municipality_code: str
+    period: str
+    dialect: str
+    encoding: str
+    delimiter: str
+    records: int
+    rows: pa.Table
+    unreadable_rows: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason code)
+    ignored_columns: list[str] = field(default_factory=list)
+
+
+def parse_file_name(path: Path) -> tuple[str, str]:
+    """(municipality code, period YYYY-MM) from a landing file name, per settings.yaml's pattern."""
+    match = re.match(settings()["extract"]["file_name_pattern"], path.name, flags=re.IGNORECASE)
+    if not match:
+        raise FileRejected(
+            "filnamn",
+            f"The file name {path.name!r} does not follow <kommunkod>_<ÅÅÅÅ-MM>.csv|.txt|.xlsx.",
+        )
+    return match["municipality_code"], match["period"]
+
+
+def read_extract(path: Path) -> Landed:
+    """Read one landing file, or raise FileRejected with a clear reason."""
+    municipality, period = parse_file_name(path)
+    size = path.stat().st_size
+    limit = settings()["extract"]["max_file_bytes"]
+    if size == 0:
+        raise FileRejected("tom_fil", "The file is empty.")
+    if size > limit:
+        raise FileRejected("for_stor", f"The file is {size} bytes; the limit is {limit} bytes.")
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if head.startswith(XLSX_MAGIC):
+        header, records, unreadable = _read_xlsx(path)
+        encoding, delimiter = "xlsx", ""
+        dialect_format = "xlsx"
+    else:
+        encoding = detect_encoding(head)
+        header_line = _first_line(head, encoding)
+        delimiter = sniff_delimiter(header_line)
+        header, records, unreadable = _read_csv(path, encoding, delimiter)
+        dialect_format = "csv"
+    name, mapping, ignored = match_dialect(header, dialect_format)
+    rows = _to_contract(records, header, mapping, dialects()[name])
+    return Landed(
+        path=path,
+        municipality_code=municipality,
+        period=period,
+        dialect=name,
+        encoding=encoding,
+        delimiter=delimiter,
+        records=rows.num_rows + len(unreadable),
+        rows=rows,
+        unreadable_rows=unreadable,
+        ignored_columns=ignored,
+    )
+
+
+def detect_encoding(head: bytes) -> str:
+    """BOMs first; then UTF-8 if it decodes; otherwise Windows-1252 (what Swedish Excel writes)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if b"\x00" in head:
+        raise FileRejected("inte_tabell", "The file holds binary data (NUL bytes), not a text table.")
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as err:
+        # A multi-byte character cut at the end of the sample is still UTF-8.
+        if err.start >= len(head) - 3:
+            return "utf-8"
+    return "cp1252"
+
+
+def _first_line(head: bytes, encoding: str) -> str:
+    text = head.decode(encoding, errors="replace")
+    line = text.splitlines()[0] if text.strip() else ""
+    if not line.strip():
+        raise FileRejected("tom_fil", "The file has no header row.")
+    if line.lstrip().lower().startswith(("<!doctype", "<html", "<?xml")):
+        raise FileRejected("inte_tabell", "The file is a web page or XML document, not a table.")
+    return line
+
+
+def sniff_delimiter(header_line: str) -> str:
+    """The most frequent of ; , tab | outside quotes in the header row."""
+    unquoted = re.sub(r'"[^"]*"', "", header_line)
+    counts = {d: unquoted.count(d) for d in (";", ",", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    if counts[best] == 0:
+        raise FileRejected("inte_tabell", "No column separator (; , tab or |) found in the header row.")
+    return best
+
+
+def _read_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], pa.Table, list]:
+    """Fast path with pyarrow; if any record is malformed, re-read exactly with the csv module."""
+    bad: list[int] = []
+
+    def on_invalid(_row: Any) -> str:
+        bad.append(1)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(
+                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types=_all_text(path, encoding, delimiter), strings_can_be_null=False
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        bad.append(1)
+        table = None
+    if bad or table is None:
+        return _read_csv_exact(path, encoding, delimiter)
+    header = table.column_names
+    if table.num_rows == 0:
+        raise FileRejected("bara_rubrik", "The file has a header row but no data rows.")
+    return header, table, []
+
+
+def _all_text(path: Path, encoding: str, delimiter: str) -> dict[str, pa.DataType]:
+    with path.open(encoding=encoding, newline="", errors="replace") as fh:
+        header = next(csv.reader(fh, delimiter=delimiter))
+    return {name: pa.string() for name in header}
+
+
+def _read_csv_exact(path: Path, encoding: str, delimiter: str) -> tuple[list[str], pa.Table, list]:
+    """Record by record, so that every malformed record is reported by its row number."""
+    raw = path.read_bytes().decode(encoding, errors="replace")
+    reader = csv.reader(io.StringIO(raw, newline=""), delimiter=delimiter, strict=False)
+    header = next(reader)
+    columns: list[list[str]] = [[] for _ in header]
+    row_numbers: list[int] = []
+    unreadable: list[tuple[int, str]] = []
+    for record_number, record in enumerate(reader, start=2):
+        if not record or all(not v.strip() for v in record):
+            continue
+        if len(record) != len(header):
+            unreadable.append((record_number, "fel_antal_falt"))
+            continue
+        for values, value in zip(columns, record, strict=True):
+            values.append(value)
+        row_numbers.append(record_number)
+    if not row_numbers and not unreadable:
+        raise FileRejected("bara_rubrik", "The file has a header row but no data rows.")
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in zip(header, columns)})
+    table = table.append_column("__row_number", pa.array(row_numbers, pa.int32()))
+    return header, table, unreadable
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], pa.Table, list]:
+    from python_calamine import CalamineWorkbook
+
+    try:
+        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except Exception as err:  # calamine raises its own types; none carry cell values
+        raise FileRejected("inte_tabell", f"The XLSX file cannot be read ({type(err).__name__}).") from None
+    if not sheet:
+        raise FileRejected("tom_fil", "The first sheet is empty.")
+    header = [_cell_text(v) for v in sheet[0]]
+    body = [r for r in sheet[1:] if any(_cell_text(v) for v in r)]
+    if not body:
+        raise FileRejected("bara_rubrik", "The first sheet has a header row but no data rows.")
+    row_numbers = [i for i, r in enumerate(sheet[1:], start=2) if any(_cell_text(v) for v in r)]
+    columns = {
+        name: pa.array([_cell_text(r[i]) if i < len(r) else "" for r in body], pa.string())
+        for i, name in enumerate(header)
+    }
+    table = pa.table(columns).append_column("__row_number", pa.array(row_numbers, pa.int32()))
+    return header, table, []
+
+
+def _cell_text(value: Any) -> str:
+    """Spreadsheet cells as the text a person sees: dates ISO, whole numbers without '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d") if value.time() == datetime.min.time() else value.isoformat(" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def match_dialect(header: list[str], file_format: str) -> tuple[str, dict[str, str], list[str]]:
+    """The dialect whose aliases cover every required field; returns (name, field→column, ignored)."""
+    required = [f for f, spec in extract_contract()["fields"].items() if spec.get("required")]
+    folded = {fold(h): h for h in header}
+    best: tuple[int, str, dict[str, str]] | None = None
+    missing_by_dialect: dict[str, list[str]] = {}
+    for name, spec in dialects().items():
+        if spec["format"] != file_format:
+            continue
+        mapping = {
+            field_name: folded[fold(alias)]
+            for field_name, aliases in spec["columns"].items()
+            for alias in aliases
+            if fold(alias) in folded
+        }
+        missing = [f for f in required if f not in mapping]
+        missing_by_dialect[name] = missing
+        if not missing and (best is None or len(mapping) > best[0]):
+            best = (len(mapping), name, mapping)
+    if best is None:
+        closest = min(missing_by_dialect, key=lambda n: len(missing_by_dialect[n]), default=None)
+        detail = (
+            f" Closest dialect {closest!r} lacks: {', '.join(missing_by_dialect[closest])}." if closest else ""
+        )
+        raise FileRejected("okand_dialekt", f"The header matches no known dialect.{detail}")
+    _, name, mapping = best
+    used = set(mapping.values())
+    return name, mapping, [h for h in header if h not in used]
+
+
+def _to_contract(table: pa.Table, header: list[str], mapping: dict[str, str], dialect: dict) -> pa.Table:
+    """Rename to contract fields, map dialect words to codes, parse dates with the dialect's formats."""
+    n = table.num_rows
+    if "__row_number" in table.column_names:
+        row_numbers = table.column("__row_number")
+    else:
+        row_numbers = pa.array(range(2, n + 2), pa.int32())
+    empty = pa.nulls(n, pa.string())
+    out: dict[str, Any] = {"row_number": row_numbers}
+    for name in TEXT_FIELDS:
+        column = table.column(mapping[name]) if name in mapping else empty
+        out[name] = _blank_to_null(column)
+    for name, words in (dialect.get("values") or {}).items():
+        out[name] = _map_words(out[name], words)
+    for name in ("date_received", "decision_date"):
+        out[f"{name}_raw"] = out[name]
+        out[name] = parse_dates(out[name], dialect["date_formats"])
+    # Split into a list in SQL (stage 2), where trimming and dropping empty parts is one expression.
+    out["list_separator"] = pa.array([dialect.get("list_separator", ",")] * n, pa.string())
+    return pa.table(out)
+
+
+def _blank_to_null(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    trimmed = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(trimmed, ""), None, trimmed)
+
+
+def _map_words(column: pa.Array, words: dict[str, str]) -> pa.Array:
+    """Dialect words to codes, case-insensitively; unmapped values pass through for validation."""
+    known = pa.array([k.strip().lower() for k in words], pa.string())
+    codes = pa.array(list(words.values()), pa.string())
+    index = pc.index_in(pc.utf8_lower(column), value_set=known)
+    return pc.coalesce(pc.take(codes, index), column)
+
+
+def parse_dates(column: pa.Array, formats: list[str]) -> pa.Array:
+    """First format that parses wins; anything else becomes null (the raw text is kept for feedback)."""
+    parsed = [
+        pc.cast(pc.strptime(column, format=fmt, unit="s", error_is_null=True), pa.date32()) for fmt in formats
+    ]
+    return pc.coalesce(*parsed) if len(parsed) > 1 else parsed[0]

@@ -1,0 +1,341 @@
+"""Load one extract month: read every delivered file, validate, pseudonymise, quarantine, reconcile.
+
+This is where the personnummer dies. Rows are validated in one DuckDB query; the keyed hash runs in
+Python over the *distinct* valid numbers only; the written outputs hold the pseudonym and key id, never
+the number. Quarantined rows keep a masked form (digits replaced by X).
+
+Everything for the month is written into a temporary folder and swapped into place whole
+(``2_pseudonymised/extract_month=YYYY-MM/``), so a crash leaves the previous state untouched, and
+re-running the month after a re-delivery replaces the earlier load.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from cryptography.hazmat.primitives import hashes
+
+from pipelines.core.atomic import atomic_dir
+from pipelines.core.schemas import code_table, quarantine_reasons
+from pipelines.core.settings import Paths, settings
+from pipelines.stage1_landing.read import FileRejected, Landed, parse_file_name, read_extract
+from pipelines.stage2_pseudonymise.keyed_hash import PseudonymKey, pseudonymise
+from pipelines.stage2_pseudonymise.validate import build_checked, mask_sql
+
+REPORTS_FILE = "reports.parquet"
+QUARANTINE_FILE = "quarantine.parquet"
+QUARANTINE_CSV = "karantan.csv"
+LEDGER_FILE = "ledger.parquet"
+
+# Columns that leave stage 2. Nothing here can hold a personnummer: the pseudonym replaces it.
+ACCEPTED_COLUMNS = """
+    source_file, row_number::INTEGER AS row_number, municipality_code, substr(municipality_code, 1, 2) AS county_code,
+    report_id, p.child_pseudonym, CASE WHEN p.child_pseudonym IS NULL THEN NULL ELSE '{key_id}' END AS key_id,
+    pnr_normalised IS NOT NULL AS child_identified, is_coordination_number,
+    age_years::TINYINT AS age_years, legal_sex, date_received, reporter, cause_list AS causes, outcome,
+    decision_date, org_unit
+"""
+
+
+@dataclass
+class FileOutcome:
+    """One landing file's fate, for the ledger. Aggregates only."""
+
+    source_file: str
+    municipality_code: str
+    period: str
+    sha256: str
+    bytes: int
+    status: str  # inläst (loaded) | avvisad (rejected) | ersatt (superseded by a newer delivery)
+    dialect: str | None = None
+    encoding: str | None = None
+    rows_in: int | None = None
+    rejection_code: str | None = None
+    rejection_message: str | None = None
+
+
+@dataclass
+class MonthLoad:
+    """What a month's load did, in numbers safe to log and show in Dagster."""
+
+    month: str
+    files: list[FileOutcome] = field(default_factory=list)
+    rows_in: int = 0
+    accepted: int = 0
+    quarantined: int = 0
+    distinct_children: int = 0
+    reasons: Counter = field(default_factory=Counter)
+
+    @property
+    def files_loaded(self) -> int:
+        return sum(f.status == "inläst" for f in self.files)
+
+    @property
+    def files_rejected(self) -> int:
+        return sum(f.status == "avvisad" for f in self.files)
+
+
+def month_bounds(month: str) -> tuple[date, date, date]:
+    """(first day, last day, earliest allowed date received) of an extract month."""
+    start = date.fromisoformat(f"{month}-01")
+    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    back = settings()["extract"]["lookback_months"]
+    y, m = divmod(start.year * 12 + start.month - 1 - back, 12)
+    return start, end, date(y, m + 1, 1)
+
+
+def landing_files(landing: Path, month: str) -> list[Path]:
+    """Files in the landing folder whose name says they deliver ``month``."""
+    if not landing.exists():
+        return []
+    found = []
+    for path in sorted(landing.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        try:
+            _, period = parse_file_name(path)
+        except FileRejected:
+            continue
+        if period == month:
+            found.append(path)
+    return found
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashes.Hash(hashes.SHA256())
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.finalize().hex()
+
+
+def current_deliveries(files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Per municipality, the newest file (by modification time, then name) is the delivery."""
+    by_municipality: dict[str, list[Path]] = {}
+    for path in files:
+        by_municipality.setdefault(parse_file_name(path)[0], []).append(path)
+    current, superseded = [], []
+    for paths in by_municipality.values():
+        ordered = sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name))
+        current.append(ordered[-1])
+        superseded.extend(ordered[:-1])
+    return sorted(current), sorted(superseded)
+
+
+def load_month(month: str, key: PseudonymKey, paths: Paths) -> MonthLoad:
+    """Load every delivery for ``month`` and replace the month's outputs atomically."""
+    result = MonthLoad(month=month)
+    current, superseded = current_deliveries(landing_files(paths.landing, month))
+    landed = _read_files(current, result)
+    for path in superseded:
+        municipality, period = parse_file_name(path)
+        result.files.append(
+            FileOutcome(path.name, municipality, period, sha256_of(path), path.stat().st_size, "ersatt")
+        )
+    with atomic_dir(paths.extract_month(month)) as out:
+        _process(landed, month, key, out, result)
+    return result
+
+
+def _read_files(files: list[Path], result: MonthLoad) -> list[Landed]:
+    landed = []
+    for path in files:
+        municipality, period = parse_file_name(path)
+        outcome = FileOutcome(path.name, municipality, period, sha256_of(path), path.stat().st_size, "inläst")
+        try:
+            item = read_extract(path)
+        except FileRejected as err:
+            outcome.status, outcome.rejection_code, outcome.rejection_message = "avvisad", err.code, str(err)
+        else:
+            outcome.dialect, outcome.encoding, outcome.rows_in = item.dialect, item.encoding, item.records
+            landed.append(item)
+        result.files.append(outcome)
+    return landed
+
+
+def landed_table(landed: list[Landed]) -> pa.Table:
+    tables = []
+    for item in landed:
+        n = item.rows.num_rows
+        extra = {
+            "source_file": pa.array([item.path.name] * n, pa.string()),
+            "file_municipality_code": pa.array([item.municipality_code] * n, pa.string()),
+        }
+        table = item.rows
+        for name, column in extra.items():
+            table = table.append_column(name, column)
+        tables.append(table)
+    if not tables:
+        return _empty_landed()
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _empty_landed() -> pa.Table:
+    from pipelines.stage1_landing.read import TEXT_FIELDS
+
+    names = ["row_number", *TEXT_FIELDS, "date_received_raw", "decision_date_raw", "list_separator"]
+    schema = {n: pa.string() for n in names} | {"row_number": pa.int32()}
+    schema |= {"date_received": pa.date32(), "decision_date": pa.date32()}
+    schema |= {"source_file": pa.string(), "file_municipality_code": pa.string()}
+    return pa.table({n: pa.array([], t) for n, t in schema.items()})
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:")
+    # Row-level data must never be spilled to disk: keep DuckDB entirely in memory.
+    con.execute("SET temp_directory = ''")
+    con.register("code_reporters", code_table("reporters"))
+    return con
+
+
+def _process(landed: list[Landed], month: str, key: PseudonymKey, out: Path, result: MonthLoad) -> None:
+    start, end, lookback = month_bounds(month)
+    con = connect()
+    con.register("landed", landed_table(landed))
+    build_checked(con, "landed", start, end, lookback)
+    _attach_pseudonyms(con, key)
+    _write_accepted(con, out, key, month)
+    _write_quarantine(con, landed, out, month)
+    _write_ledger(con, out, result)
+    _tally(con, result)
+    con.close()
+
+
+def _attach_pseudonyms(con: duckdb.DuckDBPyConnection, key: PseudonymKey) -> None:
+    """HMAC over distinct valid numbers only; the map lives in memory and dies with the connection."""
+    distinct = con.sql(
+        "SELECT DISTINCT pnr_normalised FROM checked WHERE len(reasons) = 0 AND pnr_normalised IS NOT NULL"
+    ).to_arrow_table()
+    numbers = distinct.column("pnr_normalised") if distinct.num_rows else pa.array([], pa.string())
+    mapping = pa.table({"pnr": numbers, "child_pseudonym": pseudonymise(numbers, key)})
+    con.register("pseudonym_map", mapping)
+
+
+def _write_accepted(con: duckdb.DuckDBPyConnection, out: Path, key: PseudonymKey, month: str) -> None:
+    columns = ACCEPTED_COLUMNS.format(key_id=key.key_id)
+    con.execute(
+        f"""COPY (
+            SELECT {columns} FROM checked c LEFT JOIN pseudonym_map p ON p.pnr = c.pnr_normalised
+            WHERE len(reasons) = 0 ORDER BY municipality_code, report_id
+        ) TO '{out / REPORTS_FILE}' (FORMAT parquet, COMPRESSION zstd,
+              KV_METADATA {{extract_month: '{month}', key_id: '{key.key_id}', contract: 'extract v1'}})"""
+    )
+
+
+def _reason_table() -> pa.Table:
+    spec = quarantine_reasons()
+    entries = spec["rules"] + spec.get("structural", [])
+    return pa.table(
+        {
+            "code": [e["code"] for e in entries],
+            "field": [e["field"] for e in entries],
+            "text_sv": [e["sv"] for e in entries],
+            "text_en": [e["en"] for e in entries],
+        }
+    )
+
+
+def _write_quarantine(con: duckdb.DuckDBPyConnection, landed: list[Landed], out: Path, month: str) -> None:
+    build_quarantine(con, landed)
+    con.execute(
+        f"COPY quarantine_out TO '{out / QUARANTINE_FILE}' (FORMAT parquet, COMPRESSION zstd, "
+        f"KV_METADATA {{extract_month: '{month}'}})"
+    )
+    write_analyst_csv(con.sql("SELECT * FROM quarantine_out").to_arrow_table(), out / QUARANTINE_CSV)
+
+
+def build_quarantine(con: duckdb.DuckDBPyConnection, landed: list[Landed]) -> None:
+    """Temp table ``quarantine_out``: rejected rows with every reason, masked so no personnummer
+    can be read from them, plus records the reader could not split into fields."""
+    structural = [
+        (item.path.name, row, reason) for item in landed for row, reason in item.unreadable_rows
+    ]
+    con.register(
+        "unreadable",
+        pa.table(
+            {
+                "source_file": pa.array([s[0] for s in structural], pa.string()),
+                "row_number": pa.array([s[1] for s in structural], pa.int32()),
+                "reason": pa.array([s[2] for s in structural], pa.string()),
+            }
+        ),
+    )
+    con.register("reason_texts", _reason_table())
+    masked = {
+        name: mask_sql(name)
+        for name in ("report_id", "date_received_raw", "reporter", "causes", "outcome", "decision_date_raw", "org_unit")
+    }
+    masked_sql = ", ".join(f"{expr} AS {name}" for name, expr in masked.items())
+    con.execute(
+        f"""CREATE TEMP TABLE quarantine AS
+        SELECT source_file, row_number::INTEGER AS row_number, reasons,
+               {mask_sql('municipality_code')} AS municipality_code, pnr_masked AS personal_number_masked,
+               {masked_sql}
+        FROM checked WHERE len(reasons) > 0
+        UNION ALL BY NAME
+        SELECT source_file, row_number, [reason] AS reasons FROM unreadable"""
+    )
+    con.execute(
+        f"""CREATE TEMP TABLE quarantine_out AS
+        SELECT q.*, (SELECT string_agg(t.text_sv, ' ' ORDER BY list_position(q.reasons, t.code))
+                     FROM reason_texts t WHERE list_contains(q.reasons, t.code)) AS reason_text
+        FROM quarantine q ORDER BY source_file, row_number"""
+    )
+
+
+FORMULA_START = re.compile(r"^[=+\-@\t\r]")
+
+
+def neutralise(value: object) -> str:
+    """Text a spreadsheet would execute as a formula gets a leading apostrophe (OWASP CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = ",".join(str(v) for v in value)
+    text = str(value)
+    return "'" + text if FORMULA_START.match(text) else text
+
+
+def write_analyst_csv(table: pa.Table, path: Path) -> None:
+    """Semicolon CSV with BOM: opens with åäö intact in Swedish Excel."""
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh, delimiter=";")
+        writer.writerow(table.column_names)
+        for row in table.to_pylist():
+            writer.writerow([neutralise(v) for v in row.values()])
+
+
+def _write_ledger(con: duckdb.DuckDBPyConnection, out: Path, result: MonthLoad) -> None:
+    """One row per file; accepted and quarantined are counted from the written outputs themselves."""
+    files = pa.Table.from_pylist([f.__dict__ for f in result.files]) if result.files else None
+    if files is None:
+        files = pa.table({"source_file": pa.array([], pa.string()), "rows_in": pa.array([], pa.int64())})
+    con.register("files", files)
+    con.execute(
+        f"""COPY (
+          SELECT f.*,
+            coalesce(a.n, 0) AS accepted, coalesce(q.n, 0) AS quarantined
+          FROM files f
+          LEFT JOIN (SELECT source_file, count(*) n FROM read_parquet('{out / REPORTS_FILE}')
+                     GROUP BY ALL) a USING (source_file)
+          LEFT JOIN (SELECT source_file, count(*) n FROM read_parquet('{out / QUARANTINE_FILE}')
+                     GROUP BY ALL) q USING (source_file)
+          ORDER BY source_file
+        ) TO '{out / LEDGER_FILE}' (FORMAT parquet)"""
+    )
+
+
+def _tally(con: duckdb.DuckDBPyConnection, result: MonthLoad) -> None:
+    result.rows_in = sum(f.rows_in or 0 for f in result.files if f.status == "inläst")
+    result.accepted = con.execute("SELECT count(*) FROM checked WHERE len(reasons) = 0").fetchone()[0]
+    result.quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
+    result.distinct_children = con.execute("SELECT count(*) FROM pseudonym_map").fetchone()[0]
+    for reason, n in con.execute("SELECT unnest(reasons) r, count(*) FROM quarantine GROUP BY r").fetchall():
+        result.reasons[reason] = n
