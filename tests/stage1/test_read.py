@@ -1,0 +1,114 @@
+"""Stage 1: every supported dialect reads into the contract's fields; unreadable files are rejected."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from pipelines.stage1_landing.read import FileRejected, read_extract
+from tests.extracts import child, dash10, dash12, write_comma, write_semicolon, write_xlsx
+
+PNR = child(dt.date(2014, 6, 1))
+
+
+def test_semicolon_utf8_with_bom(tmp_path: Path) -> None:
+    path = write_semicolon(
+        tmp_path / "0180_2025-03.csv",
+        [["0180", "A1", dash12(PNR), "2025-03-02", "POL", "V1,F1", "inleds", "2025-03-09", "Söder"]],
+    )
+    landed = read_extract(path)
+    assert (landed.dialect, landed.encoding, landed.delimiter) == ("semikolon_utf8", "utf-8-sig", ";")
+    row = landed.rows.to_pylist()[0]
+    assert row["row_number"] == 2
+    assert row["date_received"] == dt.date(2025, 3, 2)
+    assert row["org_unit"] == "Söder"
+    assert row["causes"] == "V1,F1" and row["list_separator"] == ","
+
+
+def test_cp1252_comma_maps_words_and_day_first_dates(tmp_path: Path) -> None:
+    path = write_comma(
+        tmp_path / "1480_2025-03.csv",
+        [["1480", "B1", dash10(PNR), "05.03.2025", "Sjukvård", "F2|B4", "Inleds ej", "12.03.2025", "Väster"]],
+    )
+    landed = read_extract(path)
+    assert (landed.dialect, landed.encoding, landed.delimiter) == ("komma_cp1252", "cp1252", ",")
+    row = landed.rows.to_pylist()[0]
+    assert (row["reporter"], row["outcome"]) == ("HSV", "inleds_ej")
+    assert row["decision_date"] == dt.date(2025, 3, 12)
+    assert row["org_unit"] == "Väster"  # decoded from Windows-1252, not mangled
+
+
+def test_xlsx_dates_and_text_numbers(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path / "1280_2025-03.xlsx",
+        [["1280", "C1", PNR, dt.date(2025, 3, 7), "SKO", "B3", "inleds", dt.date(2025, 3, 20), ""]],
+    )
+    landed = read_extract(path)
+    assert landed.dialect == "xlsx_export"
+    row = landed.rows.to_pylist()[0]
+    assert row["personal_number"] == PNR
+    assert row["date_received"] == dt.date(2025, 3, 7)
+    assert row["org_unit"] is None
+
+
+def test_headers_match_case_and_accent_insensitively(tmp_path: Path) -> None:
+    header = "KOMMUNKOD;anmalanid;PERSONNUMMER;inkomstdatum;ANMALARE;orsaker;beslut;BESLUTSDATUM;Extra kolumn"
+    path = write_semicolon(
+        tmp_path / "0180_2025-03.csv",
+        [["0180", "A1", dash12(PNR), "2025-03-02", "POL", "V1", "inleds", "2025-03-09", "x"]],
+        header=header,
+    )
+    landed = read_extract(path)
+    assert landed.dialect == "semikolon_utf8"
+    assert landed.ignored_columns == ["Extra kolumn"]
+
+
+def test_quoted_newline_is_one_record_and_bad_rows_are_numbered(tmp_path: Path) -> None:
+    rows = [
+        ["0180", "A1", dash12(PNR), "2025-03-02", "POL", "V1", "inleds", "2025-03-09", '"Stadsdel\nNorr"'],
+        ["0180", "A2", "", "2025-03-03", "POL", "V1"],  # too few fields
+        ["0180", "A3", "", "2025-03-04", "ANO", "O2", "ej_beslutat", "", ""],
+    ]
+    landed = read_extract(write_semicolon(tmp_path / "0180_2025-03.csv", rows))
+    # Row numbers count records as a spreadsheet shows them (header = 1), not physical lines.
+    assert landed.records == 3
+    assert landed.unreadable_rows == [(3, "fel_antal_falt")]
+    assert landed.rows.column("report_id").to_pylist() == ["A1", "A3"]
+    assert landed.rows.column("row_number").to_pylist() == [2, 4]
+    assert landed.rows.column("org_unit").to_pylist()[0] == "Stadsdel\nNorr"
+
+
+@pytest.mark.parametrize(
+    ("content", "code"),
+    [
+        (b"", "tom_fil"),
+        ("Kommunkod;AnmälanID;Personnummer;Inkomstdatum;Anmälare;Orsaker;Beslut\n".encode(), "bara_rubrik"),
+        (b"<!DOCTYPE html><html><body>Error 500</body></html>", "inte_tabell"),
+        (b"\x00\x01\x02binary\x00", "inte_tabell"),
+        (b"a;b;c\n1;2;3\n", "okand_dialekt"),
+    ],
+)
+def test_file_level_rejections(tmp_path: Path, content: bytes, code: str) -> None:
+    path = tmp_path / "0180_2025-03.csv"
+    path.write_bytes(content)
+    with pytest.raises(FileRejected) as err:
+        read_extract(path)
+    assert err.value.code == code
+
+
+def test_unknown_dialect_names_missing_columns(tmp_path: Path) -> None:
+    path = tmp_path / "0180_2025-03.csv"
+    path.write_text("Kommunkod;AnmälanID;Personnummer\n0180;A1;\n", encoding="utf-8")
+    with pytest.raises(FileRejected) as err:
+        read_extract(path)
+    assert "date_received" in str(err.value) and "semikolon_utf8" in str(err.value)
+
+
+def test_bad_file_name_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "extract march.csv"
+    path.write_text("x\n", encoding="utf-8")
+    with pytest.raises(FileRejected) as err:
+        read_extract(path)
+    assert err.value.code == "filnamn"

@@ -1,0 +1,46 @@
+"""Stage 3: a later extract updates an earlier report; the register says as of when."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+
+from pipelines.core.settings import Paths
+from pipelines.stage2_pseudonymise.ingest import load_month
+from pipelines.stage3_register.register import REGISTER_FILE, build_register
+from tests.extracts import child, dash12, write_semicolon
+
+KID = child(dt.date(2011, 11, 11), 111)
+
+
+def _register(home: Paths, month: str) -> dict[str, dict]:
+    path = home.register / f"as_of_month={month}" / REGISTER_FILE
+    return {r["report_id"]: r for r in duckdb.sql(f"SELECT * FROM read_parquet('{path}')").to_arrow_table().to_pylist()}
+
+
+def test_decision_in_next_extract_updates_the_report(home: Paths, key) -> None:
+    write_semicolon(
+        home.landing / "0180_2025-03.csv",
+        [
+            ["0180", "R1", dash12(KID), "2025-03-28", "POL", "V1,V2,F1", "ej_beslutat", "", ""],
+            ["0180", "R2", "", "2025-03-02", "ANO", "O1", "inleds_ej", "2025-03-20", ""],
+        ],
+    )
+    write_semicolon(
+        home.landing / "0180_2025-04.csv",
+        [["0180", "R1", dash12(KID), "2025-03-28", "POL", "V1,V2,F1", "inleds", "2025-04-08", ""]],
+    )
+    for month in ("2025-03", "2025-04"):
+        load_month(month, key, home)
+        counts = build_register(home, month)
+        assert counts["duplicate_keys"] == 0 and counts["reports"] == 2
+    march, april = _register(home, "2025-03"), _register(home, "2025-04")
+    assert (march["R1"]["outcome"], march["R1"]["decided"]) == ("ej_beslutat", False)
+    assert (april["R1"]["outcome"], april["R1"]["decided"], april["R1"]["days_to_decision"]) == ("inleds", True, 11)
+    assert (april["R1"]["first_extract_month"], april["R1"]["last_extract_month"]) == ("2025-03", "2025-04")
+    assert april["R1"]["cause_groups"] == ["foralder", "vald"]  # two violence causes count once
+    assert april["R1"]["month_received"] == dt.date(2025, 3, 1)
+    assert april["R1"]["age_band"] == "13-17" and april["R1"]["reporter_group"] == "polis"
+    # R2 was not in April's extract: its March state stands.
+    assert (april["R2"]["outcome"], april["R2"]["last_extract_month"]) == ("inleds_ej", "2025-03")
