@@ -15,7 +15,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="generate synthetic extracts for a year and run the full load on them")
     demo.add_argument("--year", type=int, default=2025)
-    demo.add_argument("--scale", type=float, default=1.0, help="share of the national volume (1.0 ≈ 500,000 reports)")
+    demo.add_argument(
+        "--scale", type=float, default=1.0, help="share of the national volume (1.0 ≈ 500,000 reports)"
+    )
     demo.add_argument("--seed", type=int, default=20251)
     load = sub.add_parser("load", help="load one extract month, or a range, through Dagster (headless)")
     load.add_argument("--month", help="YYYY-MM")
@@ -135,12 +137,26 @@ def _print_summary(as_of: str) -> None:
             FROM read_parquet('{path}') WHERE geo_level = 'riket' ORDER BY 1"""
     ).fetchall()
     table = Table(title=f"Riket, as of extract {as_of} (internal, unprotected)")
-    for header in ["month", "reports", "children", "reports/child", "decided", "investigated", "≤14 days", "undecided"]:
+    for header in [
+        "month",
+        "reports",
+        "children",
+        "reports/child",
+        "decided",
+        "investigated",
+        "≤14 days",
+        "undecided",
+    ]:
         table.add_column(header, justify="right")
     for month, reports, children, per_child, decided, rate, within, undecided in rows:
         table.add_row(
-            month, f"{reports:,}", f"{children:,}", f"{per_child:.2f}", f"{decided:,}",
-            f"{rate:.1%}" if rate is not None else "–", f"{within:.1%}" if within is not None else "–",
+            month,
+            f"{reports:,}",
+            f"{children:,}",
+            f"{per_child:.2f}",
+            f"{decided:,}",
+            f"{rate:.1%}" if rate is not None else "–",
+            f"{within:.1%}" if within is not None else "–",
             f"{undecided:,}",
         )
     Console().print(table)

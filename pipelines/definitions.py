@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
-from pipelines.core.partitions import monthly
 from pipelines.stage2_pseudonymise.assets import pseudonymised_reports
 from pipelines.stage3_register.assets import report_register
 from pipelines.stage4_statistics.assets import statistics_assets
@@ -14,7 +13,6 @@ all_assets = [pseudonymised_reports, report_register, *statistics_assets]
 monthly_load = define_asset_job(
     "monthly_load",
     selection=AssetSelection.all(),
-    partitions_def=monthly,
     description="Load the month's extracts and recompute the register and statistics as of that month.",
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from datetime import date, timedelta
 
 from dagster import AssetExecutionContext, BetaWarning, MonthlyPartitionsDefinition
 
@@ -30,3 +31,12 @@ def months_between(first: str, last: str) -> list[str]:
         out.append(f"{y:04d}-{m:02d}")
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out
+
+
+def month_bounds(month: str) -> tuple[date, date, date]:
+    """(first day, last day, earliest date received a delivery may carry) of an extract month."""
+    start = date.fromisoformat(f"{month}-01")
+    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    back = settings()["extract"]["lookback_months"]
+    y, m = divmod(start.year * 12 + start.month - 1 - back, 12)
+    return start, end, date(y, m + 1, 1)

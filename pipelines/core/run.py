@@ -28,6 +28,7 @@ class RunOutcome:
     run_id: str
     success: bool
     errors: list[str]
+    step_seconds: dict[str, float]
 
 
 def run_months(first: str, last: str | None = None) -> RunOutcome:
@@ -44,7 +45,16 @@ def run_months(first: str, last: str | None = None) -> RunOutcome:
     else:
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
         result = job.execute_in_process(quiet, instance=instance, tags=tags, raise_on_error=False)
-    return RunOutcome(result.run_id, result.success, _errors(result))
+    return RunOutcome(result.run_id, result.success, _errors(result), _durations(result))
+
+
+def _durations(result) -> dict[str, float]:
+    """Wall seconds per step, as Dagster measured them."""
+    return {
+        event.step_key: event.event_specific_data.duration_ms / 1000
+        for event in result.all_events
+        if event.event_type == DagsterEventType.STEP_SUCCESS
+    }
 
 
 def _errors(result) -> list[str]:

@@ -77,7 +77,7 @@ def read_extract(path: Path) -> Landed:
     with path.open("rb") as fh:
         head = fh.read(65536)
     if head.startswith(XLSX_MAGIC):
-        header, records, unreadable = _read_xlsx(path)
+        header, records, unreadable = _read_xlsx(path, _sheet_names())
         encoding, delimiter = "xlsx", ""
         dialect_format = "xlsx"
     else:
@@ -88,6 +88,7 @@ def read_extract(path: Path) -> Landed:
         dialect_format = "csv"
     name, mapping, ignored = match_dialect(header, dialect_format)
     rows = _to_contract(records, header, mapping, dialects()[name])
+    check_delivery(rows, municipality, period)
     return Landed(
         path=path,
         municipality_code=municipality,
@@ -102,14 +103,61 @@ def read_extract(path: Path) -> Landed:
     )
 
 
+def check_delivery(rows: pa.Table, municipality: str, period: str) -> None:
+    """Reject a file that is plainly another municipality's or another month's delivery.
+
+    A few rows with another code or date are row problems (quarantined); a file where most rows
+    disagree with its name is a wrong file, and loading it would put reports in the wrong place.
+    """
+    from pipelines.core.partitions import month_bounds
+    from pipelines.core.schemas import code_table
+
+    known = set(code_table("municipalities").column("municipality_code").to_pylist())
+    if municipality not in known:
+        raise FileRejected(
+            "kommun_okand", f"The file name's municipality code {municipality} is not one of the 290."
+        )
+    codes = pc.value_counts(pc.drop_null(rows.column("municipality_code"))).to_pylist()
+    own = sum(c["counts"] for c in codes if c["values"] == municipality)
+    other = sorted((c for c in codes if c["values"] != municipality), key=lambda c: -c["counts"])
+    if other and own * 2 < sum(c["counts"] for c in other):
+        # Only values shaped like a kommunkod are echoed: the column could hold anything.
+        shown = ", ".join(c["values"] if re.fullmatch(r"\d{4}", c["values"]) else "…" for c in other[:3])
+        raise FileRejected(
+            "fel_kommun",
+            f"Most rows carry another municipality code ({shown}) than the delivering municipality "
+            f"{municipality} in the file name.",
+        )
+    _, end, lookback = month_bounds(period)
+    dates = pc.drop_null(rows.column("date_received"))
+    inside = pc.sum(
+        pc.and_(pc.greater_equal(dates, pa.scalar(lookback)), pc.less_equal(dates, pa.scalar(end)))
+    )
+    inside = inside.as_py() or 0
+    if len(dates) and inside * 2 < len(dates):
+        first, last = pc.min(dates).as_py(), pc.max(dates).as_py()
+        raise FileRejected(
+            "fel_period",
+            f"The file name says {period}, but most dates received lie outside it ({first} … {last}).",
+        )
+
+
 def detect_encoding(head: bytes) -> str:
-    """BOMs first; then UTF-8 if it decodes; otherwise Windows-1252 (what Swedish Excel writes)."""
+    """BOMs first; UTF-16 by its zero bytes; then UTF-8 if it decodes; otherwise Windows-1252."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    if b"\x00" in head:
-        raise FileRejected("inte_tabell", "The file holds binary data (NUL bytes), not a text table.")
+    zeros = head.count(b"\x00")
+    if zeros:
+        # Excel's "Unicode text" without BOM: every other byte of ASCII text is zero.
+        if zeros >= len(head) // 3 and head[1::2].count(0) > len(head) // 3:
+            return "utf-16-le"
+        if zeros >= len(head) // 3 and head[0::2].count(0) > len(head) // 3:
+            return "utf-16-be"
+        if zeros > max(16, len(head) // 100):
+            raise FileRejected("inte_tabell", "The file holds binary data, not a text table.")
+        # A few stray NUL bytes are a row problem (quarantined), not a reason to reject the file.
     try:
         head.decode("utf-8")
         return "utf-8"
@@ -195,16 +243,27 @@ def _read_csv_exact(path: Path, encoding: str, delimiter: str) -> tuple[list[str
         row_numbers.append(record_number)
     if not row_numbers and not unreadable:
         raise FileRejected("bara_rubrik", "The file has a header row but no data rows.")
-    table = pa.table({name: pa.array(values, pa.string()) for name, values in zip(header, columns)})
+    table = pa.table(
+        {name: pa.array(values, pa.string()) for name, values in zip(header, columns, strict=True)}
+    )
     table = table.append_column("__row_number", pa.array(row_numbers, pa.int32()))
     return header, table, unreadable
 
 
-def _read_xlsx(path: Path) -> tuple[list[str], pa.Table, list]:
+def _sheet_names() -> list[str]:
+    """Sheet names the spreadsheet dialects look for before falling back to the first sheet."""
+    return [n for d in dialects().values() if d["format"] == "xlsx" for n in d.get("sheet_names", [])]
+
+
+def _read_xlsx(path: Path, preferred: list[str]) -> tuple[list[str], pa.Table, list]:
     from python_calamine import CalamineWorkbook
 
     try:
-        sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+        book = CalamineWorkbook.from_path(str(path))
+        by_fold = {fold(name): name for name in book.sheet_names}
+        named = next((by_fold[fold(n)] for n in preferred if fold(n) in by_fold), None)
+        chosen = book.get_sheet_by_name(named) if named else book.get_sheet_by_index(0)
+        sheet = chosen.to_python(skip_empty_area=False)
     except Exception as err:  # calamine raises its own types; none carry cell values
         raise FileRejected("inte_tabell", f"The XLSX file cannot be read ({type(err).__name__}).") from None
     if not sheet:
@@ -257,7 +316,9 @@ def match_dialect(header: list[str], file_format: str) -> tuple[str, dict[str, s
     if best is None:
         closest = min(missing_by_dialect, key=lambda n: len(missing_by_dialect[n]), default=None)
         detail = (
-            f" Closest dialect {closest!r} lacks: {', '.join(missing_by_dialect[closest])}." if closest else ""
+            f" Closest dialect {closest!r} lacks: {', '.join(missing_by_dialect[closest])}."
+            if closest
+            else ""
         )
         raise FileRejected("okand_dialekt", f"The header matches no known dialect.{detail}")
     _, name, mapping = best

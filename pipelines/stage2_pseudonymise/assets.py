@@ -1,6 +1,5 @@
 """Dagster asset for stage 2: the month's extracts, validated and pseudonymised."""
 
-
 import duckdb
 from dagster import (
     AssetCheckResult,
@@ -53,7 +52,8 @@ def pseudonymised_reports(context: AssetExecutionContext) -> MaterializeResult:
             f"{load.accepted} rows accepted, {load.quarantined} quarantined"
         )
     return MaterializeResult(
-        metadata=_metadata(loads, key.key_id), check_results=[_reconcile(home, [l.month for l in loads])]
+        metadata=_metadata(loads, key.key_id),
+        check_results=[_reconcile(home, [load.month for load in loads])],
     )
 
 
@@ -64,11 +64,11 @@ def _metadata(loads: list[MonthLoad], key_id: str) -> dict[str, object]:
             reasons[reason] = reasons.get(reason, 0) + n
     return {
         "months": len(loads),
-        "files_loaded": sum(l.files_loaded for l in loads),
-        "files_rejected": sum(l.files_rejected for l in loads),
-        "rows_in": sum(l.rows_in for l in loads),
-        "rows_accepted": sum(l.accepted for l in loads),
-        "rows_quarantined": sum(l.quarantined for l in loads),
+        "files_loaded": sum(load.files_loaded for load in loads),
+        "files_rejected": sum(load.files_rejected for load in loads),
+        "rows_in": sum(load.rows_in for load in loads),
+        "rows_accepted": sum(load.accepted for load in loads),
+        "rows_quarantined": sum(load.quarantined for load in loads),
         "key_id": key_id,
         "quarantine_reasons": ", ".join(f"{k}: {v}" for k, v in sorted(reasons.items())) or "none",
     }

@@ -1,30 +1,103 @@
-"""``orostat validate FILE``: the same reading and validation as a load, without a key or any output.
+"""Feedback for the municipal analyst: what is wrong with a file, where, and what is expected.
 
-For the municipal analyst: a summary per problem (with the rows concerned and what is expected) and a
-row-level feedback CSV that opens in Excel. Exit status 0 = the file would load with no rows
-quarantined, 1 = it would load but some rows would be quarantined, 2 = the file would be rejected.
+One builder serves both ``orostat validate FILE`` (no key, nothing loaded) and every load, which writes
+``aterkoppling/<file>.json`` and ``aterkoppling/<file>.csv`` beside the month's quarantine. Exit status
+of validate: 0 = the file loads clean, 1 = it loads but some rows would be quarantined, 2 = rejected.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
+import duckdb
+
+from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import quarantine_reasons
-from pipelines.stage1_landing.read import FileRejected, read_extract
-from pipelines.stage2_pseudonymise.ingest import (
-    build_quarantine,
-    connect,
-    landed_table,
-    month_bounds,
-    write_analyst_csv,
-)
-from pipelines.stage2_pseudonymise.validate import build_checked
+from pipelines.stage1_landing.read import FileRejected, Landed, read_extract
+from pipelines.stage2_pseudonymise.validate import build_checked, expand
 
-SHOWN_ROWS = 10
+LISTED_ROWS = 20
+
+
+def _rules() -> dict[str, dict]:
+    spec = quarantine_reasons()
+    return {r["code"]: r for r in spec["rules"] + spec.get("structural", [])}
+
+
+def problems(con: duckdb.DuckDBPyConnection, source_file: str) -> list[dict[str, Any]]:
+    """Per reason: how many rows, the first row numbers, the field, the texts and what is expected."""
+    rows = con.execute(
+        f"""SELECT r, count(*) AS n, list(row_number ORDER BY row_number)[1:{LISTED_ROWS}]
+            FROM (SELECT unnest(reasons) AS r, row_number FROM quarantine_out WHERE source_file = ?)
+            GROUP BY r ORDER BY n DESC, r""",
+        [source_file],
+    ).fetchall()
+    rules = _rules()
+    return [
+        {
+            "code": code,
+            "field": rules.get(code, {}).get("field", ""),
+            "rows": n,
+            "row_numbers": list(numbers),
+            "text_sv": rules.get(code, {}).get("sv", code),
+            "text_en": rules.get(code, {}).get("en", code),
+            "expected_sv": expand(rules.get(code, {}).get("expected", "")),
+            "expected_en": expand(rules.get(code, {}).get("expected_en", "")),
+        }
+        for code, n, numbers in rows
+    ]
+
+
+def summary(landed: Landed, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Machine-readable feedback for one read file (aggregates and row numbers only)."""
+    name = landed.path.name
+    (bad,) = con.execute("SELECT count(*) FROM quarantine_out WHERE source_file = ?", [name]).fetchone()
+    return {
+        "file": name,
+        "status": "inläst",
+        "municipality_code": landed.municipality_code,
+        "period": landed.period,
+        "dialect": landed.dialect,
+        "encoding": landed.encoding,
+        "rows_in": landed.records,
+        "accepted": landed.records - bad,
+        "quarantined": bad,
+        "ignored_columns": landed.ignored_columns,
+        "problems": problems(con, name),
+    }
+
+
+def rejection(path: Path, err: FileRejected) -> dict[str, Any]:
+    return {"file": path.name, "status": "avvisad", "rejection_code": err.code, "rejection_message": str(err)}
+
+
+def write_feedback(folder: Path, feedback: dict[str, Any], rows_csv: bool, con=None) -> None:
+    """``<file>.json`` always; ``<file>.csv`` with the quarantined rows when the file was read."""
+    from pipelines.stage2_pseudonymise.ingest import write_analyst_csv
+
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{feedback['file']}.json").write_text(
+        json.dumps(feedback, ensure_ascii=False, indent=2), "utf-8"
+    )
+    if rows_csv and con is not None:
+        table = con.sql(
+            f"SELECT * FROM quarantine_out WHERE source_file = '{feedback['file'].replace(chr(39), chr(39) * 2)}'"
+        ).to_arrow_table()
+        write_analyst_csv(table, folder / f"{feedback['file']}.csv")
 
 
 def validate_file(path: Path, english: bool = False, feedback: Path | None = None) -> int:
+    """``orostat validate``: print the summary, write the feedback file, return the exit status."""
+    from pipelines.stage2_pseudonymise.ingest import (
+        build_quarantine,
+        connect,
+        landed_table,
+        write_analyst_csv,
+    )
+
     say = (lambda sv, en: en) if english else (lambda sv, en: sv)
     if not path.is_file():
         print(say(f"Filen finns inte: {path}", f"No such file: {path}"), file=sys.stderr)
@@ -33,43 +106,48 @@ def validate_file(path: Path, english: bool = False, feedback: Path | None = Non
         landed = read_extract(path)
     except FileRejected as err:
         print(say("AVVISAS – filen kan inte läsas in:", "REJECTED – the file cannot be loaded:"), err)
+        _write_json(feedback, rejection(path, err))
         return 2
     con = connect()
     con.register("landed", landed_table([landed]))
     build_checked(con, "landed", *month_bounds(landed.period))
     build_quarantine(con, [landed])
-    total = landed.records
-    bad = con.execute("SELECT count(*) FROM quarantine_out").fetchone()[0]
-    print(
-        say(
-            f"{path.name}: dialekt {landed.dialect}, kodning {landed.encoding}, {total} rader, "
-            f"{total - bad} godkända, {bad} i karantän.",
-            f"{path.name}: dialect {landed.dialect}, encoding {landed.encoding}, {total} rows, "
-            f"{total - bad} accepted, {bad} quarantined.",
-        )
-    )
-    if landed.ignored_columns:
-        print(say("Kolumner som ignoreras: ", "Ignored columns: ") + ", ".join(landed.ignored_columns))
-    _print_problems(con, english)
-    if feedback is not None:
-        write_analyst_csv(con.sql("SELECT * FROM quarantine_out").to_arrow_table(), feedback)
-        print(say(f"Återkoppling per rad: {feedback}", f"Row-level feedback: {feedback}"))
+    result = summary(landed, con)
+    _print(result, english)
+    target = feedback or Path.cwd() / f"aterkoppling_{path.stem}.csv"
+    if target.suffix.lower() == ".json":
+        _write_json(target, result)
+    else:
+        write_analyst_csv(con.sql("SELECT * FROM quarantine_out").to_arrow_table(), target)
+    print(say(f"Återkoppling per rad: {target}", f"Row-level feedback: {target}"))
     con.close()
-    return 1 if bad else 0
+    return 1 if result["quarantined"] else 0
 
 
-def _print_problems(con, english: bool) -> None:
-    spec = quarantine_reasons()
-    by_code = {r["code"]: r for r in spec["rules"] + spec.get("structural", [])}
-    rows = con.execute(
-        f"""SELECT r, count(*) AS n, list(row_number ORDER BY row_number)[1:{SHOWN_ROWS}] AS some_rows
-            FROM (SELECT unnest(reasons) AS r, row_number FROM quarantine_out) GROUP BY r ORDER BY n DESC, r"""
-    ).fetchall()
-    for code, n, some in rows:
-        rule = by_code.get(code, {})
-        text = rule.get("en" if english else "sv", code)
-        where = ", ".join(str(r) for r in some) + (" …" if n > len(some) else "")
-        field = rule.get("field") or "-"
-        expected = rule.get("expected", "")
-        print(f"  [{code}] {n} × {text}\n      {'field' if english else 'fält'}: {field}; "
-              f"{'rows' if english else 'rader'}: {where}; {'expected' if english else 'förväntat'}: {expected}")
+def _write_json(target: Path | None, content: dict[str, Any]) -> None:
+    if target is not None and target.suffix.lower() == ".json":
+        target.write_text(json.dumps(content, ensure_ascii=False, indent=2), "utf-8")
+
+
+def _print(result: dict[str, Any], english: bool) -> None:
+    lang = "en" if english else "sv"
+    if english:
+        print(
+            f"{result['file']}: dialect {result['dialect']}, encoding {result['encoding']}, {result['rows_in']} rows, "
+            f"{result['accepted']} accepted, {result['quarantined']} quarantined."
+        )
+    else:
+        print(
+            f"{result['file']}: dialekt {result['dialect']}, kodning {result['encoding']}, {result['rows_in']} rader, "
+            f"{result['accepted']} godkända, {result['quarantined']} i karantän."
+        )
+    if result["ignored_columns"]:
+        label = "Ignored columns: " if english else "Kolumner som ignoreras: "
+        print(label + ", ".join(result["ignored_columns"]))
+    words = ("field", "rows", "expected") if english else ("fält", "rader", "förväntat")
+    for p in result["problems"]:
+        where = ", ".join(map(str, p["row_numbers"])) + (" …" if p["rows"] > len(p["row_numbers"]) else "")
+        print(f"  [{p['code']}] {p['rows']} × {p[f'text_{lang}']}")
+        print(
+            f"      {words[0]}: {p['field'] or '-'}; {words[1]}: {where}; {words[2]}: {p[f'expected_{lang}']}"
+        )

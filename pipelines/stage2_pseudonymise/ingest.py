@@ -15,7 +15,6 @@ import csv
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -23,16 +22,19 @@ import pyarrow as pa
 from cryptography.hazmat.primitives import hashes
 
 from pipelines.core.atomic import atomic_dir
+from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import code_table, quarantine_reasons
-from pipelines.core.settings import Paths, settings
+from pipelines.core.settings import Paths
 from pipelines.stage1_landing.read import FileRejected, Landed, parse_file_name, read_extract
 from pipelines.stage2_pseudonymise.keyed_hash import PseudonymKey, pseudonymise
+from pipelines.stage2_pseudonymise.suggest import suggestions
 from pipelines.stage2_pseudonymise.validate import build_checked, mask_sql
 
 REPORTS_FILE = "reports.parquet"
 QUARANTINE_FILE = "quarantine.parquet"
 QUARANTINE_CSV = "karantan.csv"
 LEDGER_FILE = "ledger.parquet"
+FEEDBACK_FOLDER = "aterkoppling"
 
 # Columns that leave stage 2. Nothing here can hold a personnummer: the pseudonym replaces it.
 ACCEPTED_COLUMNS = """
@@ -80,15 +82,6 @@ class MonthLoad:
     @property
     def files_rejected(self) -> int:
         return sum(f.status == "avvisad" for f in self.files)
-
-
-def month_bounds(month: str) -> tuple[date, date, date]:
-    """(first day, last day, earliest allowed date received) of an extract month."""
-    start = date.fromisoformat(f"{month}-01")
-    end = (start.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-    back = settings()["extract"]["lookback_months"]
-    y, m = divmod(start.year * 12 + start.month - 1 - back, 12)
-    return start, end, date(y, m + 1, 1)
 
 
 def landing_files(landing: Path, month: str) -> list[Path]:
@@ -203,6 +196,7 @@ def _process(landed: list[Landed], month: str, key: PseudonymKey, out: Path, res
     _attach_pseudonyms(con, key)
     _write_accepted(con, out, key, month)
     _write_quarantine(con, landed, out, month)
+    _write_feedback(con, landed, out, result)
     _write_ledger(con, out, result)
     _tally(con, result)
     con.close()
@@ -254,9 +248,7 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, landed: list[Landed], out:
 def build_quarantine(con: duckdb.DuckDBPyConnection, landed: list[Landed]) -> None:
     """Temp table ``quarantine_out``: rejected rows with every reason, masked so no personnummer
     can be read from them, plus records the reader could not split into fields."""
-    structural = [
-        (item.path.name, row, reason) for item in landed for row, reason in item.unreadable_rows
-    ]
+    structural = [(item.path.name, row, reason) for item in landed for row, reason in item.unreadable_rows]
     con.register(
         "unreadable",
         pa.table(
@@ -268,22 +260,36 @@ def build_quarantine(con: duckdb.DuckDBPyConnection, landed: list[Landed]) -> No
         ),
     )
     con.register("reason_texts", _reason_table())
+    con.register("suggestions", suggestions(con))
     masked = {
         name: mask_sql(name)
-        for name in ("report_id", "date_received_raw", "reporter", "causes", "outcome", "decision_date_raw", "org_unit")
+        for name in (
+            "report_id",
+            "date_received_raw",
+            "reporter",
+            "causes",
+            "outcome",
+            "decision_date_raw",
+            "org_unit",
+        )
     }
     masked_sql = ", ".join(f"{expr} AS {name}" for name, expr in masked.items())
     con.execute(
         f"""CREATE TEMP TABLE quarantine AS
         SELECT source_file, row_number::INTEGER AS row_number, reasons,
-               {mask_sql('municipality_code')} AS municipality_code, pnr_masked AS personal_number_masked,
+               (SELECT string_agg(s.field || ': ' || s.suggestion, '; ' ORDER BY s.field, s.suggestion)
+                FROM suggestions s
+                WHERE (s.field = 'reporter' AND s.value = c.reporter)
+                   OR (s.field = 'outcome' AND s.value = c.outcome)
+                   OR (s.field = 'causes' AND list_contains(c.cause_list, s.value))) AS suggestion,
+               {mask_sql("municipality_code")} AS municipality_code, regexp_replace(personal_number, '[^+ -]', 'X', 'g') AS personal_number_masked,
                {masked_sql}
-        FROM checked WHERE len(reasons) > 0
+        FROM checked c WHERE len(reasons) > 0
         UNION ALL BY NAME
         SELECT source_file, row_number, [reason] AS reasons FROM unreadable"""
     )
     con.execute(
-        f"""CREATE TEMP TABLE quarantine_out AS
+        """CREATE TEMP TABLE quarantine_out AS
         SELECT q.*, (SELECT string_agg(t.text_sv, ' ' ORDER BY list_position(q.reasons, t.code))
                      FROM reason_texts t WHERE list_contains(q.reasons, t.code)) AS reason_text
         FROM quarantine q ORDER BY source_file, row_number"""
@@ -299,7 +305,7 @@ def neutralise(value: object) -> str:
         return ""
     if isinstance(value, list):
         value = ",".join(str(v) for v in value)
-    text = str(value)
+    text = str(value).replace("\x00", "␀")  # a NUL byte breaks Excel's CSV import
     return "'" + text if FORMULA_START.match(text) else text
 
 
@@ -310,6 +316,29 @@ def write_analyst_csv(table: pa.Table, path: Path) -> None:
         writer.writerow(table.column_names)
         for row in table.to_pylist():
             writer.writerow([neutralise(v) for v in row.values()])
+
+
+def _write_feedback(
+    con: duckdb.DuckDBPyConnection, landed: list[Landed], out: Path, result: MonthLoad
+) -> None:
+    """The analyst's feedback for every file, read or rejected, beside the quarantine."""
+    from pipelines.stage2_pseudonymise.feedback import summary, write_feedback
+
+    folder = out / FEEDBACK_FOLDER
+    for item in landed:
+        write_feedback(folder, summary(item, con), rows_csv=True, con=con)
+    for outcome in result.files:
+        if outcome.status == "avvisad":
+            write_feedback(
+                folder,
+                {
+                    "file": outcome.source_file,
+                    "status": "avvisad",
+                    "rejection_code": outcome.rejection_code,
+                    "rejection_message": outcome.rejection_message,
+                },
+                rows_csv=False,
+            )
 
 
 def _write_ledger(con: duckdb.DuckDBPyConnection, out: Path, result: MonthLoad) -> None:

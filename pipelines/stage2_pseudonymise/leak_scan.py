@@ -114,7 +114,10 @@ def _parquet(path: Path) -> Iterator[tuple[str, bytes]]:
         for c in range(group.num_columns):
             stats = group.column(c).statistics
             if stats is not None and stats.has_min_max:
-                yield f"parquet statistics {group.column(c).path_in_schema}", f"{stats.min!r} {stats.max!r}".encode()
+                yield (
+                    f"parquet statistics {group.column(c).path_in_schema}",
+                    f"{stats.min!r} {stats.max!r}".encode(),
+                )
     table = pq.read_table(path)
     for name in table.column_names:
         yield f"parquet column {name}", _column_text(table.column(name))
@@ -140,9 +143,7 @@ def _duckdb(path: Path) -> Iterator[tuple[str, bytes]]:
 
     con = duckdb.connect(str(path), read_only=True)
     try:
-        for (schema, table) in con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables()"
-        ).fetchall():
+        for schema, table in con.execute("SELECT schema_name, table_name FROM duckdb_tables()").fetchall():
             rows = con.execute(f'SELECT * FROM "{schema}"."{table}"').fetchall()
             yield f"duckdb table {table}", "\n".join(map(repr, rows)).encode()
     finally:

@@ -1,6 +1,5 @@
 """Dagster asset for stage 3: the report register as of each extract month."""
 
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSpec,
@@ -25,10 +24,18 @@ ONE_KEY = "one_pseudonym_key"
     group_name="stage3_register",
     kinds={"duckdb", "parquet"},
     check_specs=[
-        AssetCheckSpec(ONE_ROW_PER_REPORT, asset="report_register", blocking=True,
-                       description="(municipality_code, report_id) is unique in the register."),
-        AssetCheckSpec(ONE_KEY, asset="report_register", blocking=True,
-                       description="Every pseudonym in the register was made with the same key id."),
+        AssetCheckSpec(
+            ONE_ROW_PER_REPORT,
+            asset="report_register",
+            blocking=True,
+            description="(municipality_code, report_id) is unique in the register.",
+        ),
+        AssetCheckSpec(
+            ONE_KEY,
+            asset="report_register",
+            blocking=True,
+            description="Every pseudonym in the register was made with the same key id.",
+        ),
     ],
 )
 def report_register(context: AssetExecutionContext) -> MaterializeResult:
@@ -45,7 +52,9 @@ def report_register(context: AssetExecutionContext) -> MaterializeResult:
     return MaterializeResult(
         metadata={"as_of_months": len(results), **{f"latest_{k}": v for k, v in last.items()}},
         check_results=[
-            AssetCheckResult(check_name=ONE_ROW_PER_REPORT, passed=dupes == 0, metadata={"duplicates": dupes}),
+            AssetCheckResult(
+                check_name=ONE_ROW_PER_REPORT, passed=dupes == 0, metadata={"duplicates": dupes}
+            ),
             AssetCheckResult(check_name=ONE_KEY, passed=keys <= 1, metadata={"key_ids": keys}),
         ],
     )

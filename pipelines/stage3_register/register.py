@@ -30,7 +30,11 @@ def register_sql(pseudonymised: Path, as_of_month: str) -> str:
     causes = code_table("causes")
     cause_map = _sql_map(dict(zip(causes["code"].to_pylist(), causes["group"].to_pylist(), strict=True)))
     outcomes = code_table("outcomes")
-    decided = [c for c, d in zip(outcomes["code"].to_pylist(), outcomes["decided"].to_pylist()) if d == "true"]
+    decided = [
+        c
+        for c, d in zip(outcomes["code"].to_pylist(), outcomes["decided"].to_pylist(), strict=True)
+        if d == "true"
+    ]
     decided_sql = ", ".join(f"'{c}'" for c in decided)
     bands = code_table("age_bands").to_pylist()
     band_sql = " ".join(
@@ -83,7 +87,14 @@ def build_register(paths: Paths, as_of_month: str) -> dict[str, int]:
                 FROM read_parquet('{out / REGISTER_FILE}')"""
         ).fetchone()
     con.close()
-    keys = ["reports", "distinct_children", "undecided", "key_ids", "updated_by_later_extract", "duplicate_keys"]
+    keys = [
+        "reports",
+        "distinct_children",
+        "undecided",
+        "key_ids",
+        "updated_by_later_extract",
+        "duplicate_keys",
+    ]
     return dict(zip(keys, counts, strict=True))
 
 

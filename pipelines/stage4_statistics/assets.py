@@ -1,6 +1,5 @@
 """Dagster assets for stage 4: one asset per statistic in ``schemas/statistics.yaml``."""
 
-
 from dagster import (
     AssetChecksDefinition,
     AssetExecutionContext,

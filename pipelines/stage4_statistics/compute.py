@@ -41,7 +41,8 @@ def statistic_sql(name: str, register: str, as_of_month: str) -> str:
     geos = spec["geographies"]
     dims: dict[str, dict] = table.get("dimensions") or {}
     source_cols = [
-        f"unnest({d['unnest']}) AS {dim}" if "unnest" in d else f"{d['column']} AS {dim}" for dim, d in dims.items()
+        f"unnest({d['unnest']}) AS {dim}" if "unnest" in d else f"{d['column']} AS {dim}"
+        for dim, d in dims.items()
     ]
     where = f"WHERE {table['filter']}" if table.get("filter") else ""
     dim_names = list(dims)
@@ -60,11 +61,11 @@ def statistic_sql(name: str, register: str, as_of_month: str) -> str:
     dim_select = "".join(f", {d}" for d in dim_names)
     agg = f"""
       SELECT month_received,
-        CASE {' '.join(level_cases)} END AS geo_level,
-        CASE {' '.join(code_cases)} END AS geo_code{dim_select},
-        {', '.join(base)}
-      FROM (SELECT *{''.join(', ' + c for c in source_cols)} FROM {register} {where})
-      GROUP BY GROUPING SETS ({', '.join(sets)})"""
+        CASE {" ".join(level_cases)} END AS geo_level,
+        CASE {" ".join(code_cases)} END AS geo_code{dim_select},
+        {", ".join(base)}
+      FROM (SELECT *{"".join(", " + c for c in source_cols)} FROM {register} {where})
+      GROUP BY GROUPING SETS ({", ".join(sets)})"""
     body = _complete_grid(agg, dims, table) if dims else agg
     names = ", ".join(n for n, m in table["measures"].items() if "sql" in m)
     extra = (", " + ", ".join(derived)) if derived else ""
@@ -84,10 +85,12 @@ def _complete_grid(agg: str, dims: dict[str, dict], table: dict[str, Any]) -> st
     """Every (month, geography) that has reports × every code of every dimension; absent cells are 0."""
     cross = " CROSS JOIN ".join(f"(SELECT code AS {d} FROM code_{spec['codes']})" for d, spec in dims.items())
     dim_list = ", ".join(dims)
-    zeros = ", ".join(f"coalesce(a.{n}, 0)::{m['type']} AS {n}" for n, m in table["measures"].items() if "sql" in m)
+    zeros = ", ".join(
+        f"coalesce(a.{n}, 0)::{m['type']} AS {n}" for n, m in table["measures"].items() if "sql" in m
+    )
     return f"""
       WITH a0 AS ({agg})
-      SELECT g.month_received, g.geo_level, g.geo_code, {', '.join('g.' + d for d in dims)}, {zeros}
+      SELECT g.month_received, g.geo_level, g.geo_code, {", ".join("g." + d for d in dims)}, {zeros}
       FROM (SELECT * FROM (SELECT DISTINCT month_received, geo_level, geo_code FROM a0) CROSS JOIN {cross}) g
       LEFT JOIN a0 a USING (month_received, geo_level, geo_code, {dim_list})"""
 
@@ -97,7 +100,9 @@ def connect() -> duckdb.DuckDBPyConnection:
     con.execute("SET temp_directory = ''")
     con.register("ref_municipalities", code_table("municipalities"))
     con.register("ref_counties", code_table("counties"))
-    for name in {d["codes"] for t in statistics_spec()["tables"].values() for d in (t.get("dimensions") or {}).values()}:
+    for name in {
+        d["codes"] for t in statistics_spec()["tables"].values() for d in (t.get("dimensions") or {}).values()
+    }:
         con.register(f"code_{name}", code_table(name))
     return con
 
@@ -111,7 +116,7 @@ def build_statistic(paths: Paths, name: str, as_of_month: str) -> dict[str, int]
         con.execute(
             f"""COPY ({sql}) TO '{out / STATISTICS_FILE}' (FORMAT parquet, COMPRESSION zstd,
             KV_METADATA {{statistic: '{name}', as_of_month: '{as_of_month}',
-                          contract: 'statistics v{statistics_spec()['version']}', disclosure_control: 'none (internal)'}})"""
+                          contract: 'statistics v{statistics_spec()["version"]}', disclosure_control: 'none (internal)'}})"""
         )
         rows = con.execute(f"SELECT count(*) FROM read_parquet('{out / STATISTICS_FILE}')").fetchone()[0]
     con.close()

@@ -10,7 +10,13 @@ import duckdb
 import pytest
 
 from pipelines.core.settings import Paths
-from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, QUARANTINE_CSV, QUARANTINE_FILE, REPORTS_FILE, load_month
+from pipelines.stage2_pseudonymise.ingest import (
+    LEDGER_FILE,
+    QUARANTINE_CSV,
+    QUARANTINE_FILE,
+    REPORTS_FILE,
+    load_month,
+)
 from pipelines.stage2_pseudonymise.keyed_hash import MissingKeyError, load_key
 from tests.extracts import child, dash10, dash12, write_comma, write_semicolon, write_xlsx
 
@@ -20,7 +26,11 @@ COORD = child(dt.date(2019, 1, 5), 88, coordination=True)
 
 
 def _rows(home: Paths, month: str, file: str) -> list[dict]:
-    return duckdb.sql(f"SELECT * FROM read_parquet('{home.extract_month(month) / file}')").to_arrow_table().to_pylist()
+    return (
+        duckdb.sql(f"SELECT * FROM read_parquet('{home.extract_month(month) / file}')")
+        .to_arrow_table()
+        .to_pylist()
+    )
 
 
 def _three_dialects(home: Paths) -> None:
@@ -30,7 +40,17 @@ def _three_dialects(home: Paths) -> None:
             ["0180", "S1", dash12(KID), "2025-03-03", "POL", "V1,F1", "inleds", "2025-03-10", "Norr"],
             ["0180", "S2", dash12(SIBLING), "2025-03-03", "POL", "V1", "inleds", "2025-03-10", "Norr"],
             ["0180", "S3", "", "2025-03-04", "ANO", "O2", "ej_beslutat", "", ""],
-            ["0180", "S4", KID[:-1] + str((int(KID[-1]) + 1) % 10), "2025-03-05", "SKO", "B3", "inleds", "2025-03-06", ""],
+            [
+                "0180",
+                "S4",
+                KID[:-1] + str((int(KID[-1]) + 1) % 10),
+                "2025-03-05",
+                "SKO",
+                "B3",
+                "inleds",
+                "2025-03-06",
+                "",
+            ],
             ["0180", "S5", COORD, "2025-03-05", "QQQ", "B3", "inleds", "2025-03-06", ""],
         ],
     )
@@ -65,7 +85,7 @@ def test_every_written_form_gives_one_pseudonym(home: Paths, key) -> None:
     assert len(same_child) == 1 and None not in same_child
     assert rows["S2"]["child_pseudonym"] not in same_child
     assert rows["S1"]["key_id"] == key.key_id
-    assert (rows["S1"]["age_years"], rows["S1"]["legal_sex"]) == (12, KID[-2] in "13579" and "1" or "2")
+    assert (rows["S1"]["age_years"], rows["S1"]["legal_sex"]) == (12, (KID[-2] in "13579" and "1") or "2")
     assert rows["S3"]["child_pseudonym"] is None and rows["S3"]["child_identified"] is False
     assert rows["S1"]["causes"] == ["V1", "F1"]
 
@@ -90,7 +110,7 @@ def test_identifier_typed_into_a_free_text_field_is_masked(home: Paths, key) -> 
     )
     load = load_month("2025-03", key, home)
     assert load.reasons["id_nummer_i_fritext"] == 1
-    for path in home.extract_month("2025-03").iterdir():
+    for path in (p for p in home.extract_month("2025-03").rglob("*") if p.is_file()):
         data = path.read_bytes()
         assert KID[-10:].encode() not in data.replace(b"-", b"")
 

@@ -16,7 +16,10 @@ KID = child(dt.date(2011, 11, 11), 111)
 
 def _register(home: Paths, month: str) -> dict[str, dict]:
     path = home.register / f"as_of_month={month}" / REGISTER_FILE
-    return {r["report_id"]: r for r in duckdb.sql(f"SELECT * FROM read_parquet('{path}')").to_arrow_table().to_pylist()}
+    return {
+        r["report_id"]: r
+        for r in duckdb.sql(f"SELECT * FROM read_parquet('{path}')").to_arrow_table().to_pylist()
+    }
 
 
 def test_decision_in_next_extract_updates_the_report(home: Paths, key) -> None:
@@ -37,7 +40,11 @@ def test_decision_in_next_extract_updates_the_report(home: Paths, key) -> None:
         assert counts["duplicate_keys"] == 0 and counts["reports"] == 2
     march, april = _register(home, "2025-03"), _register(home, "2025-04")
     assert (march["R1"]["outcome"], march["R1"]["decided"]) == ("ej_beslutat", False)
-    assert (april["R1"]["outcome"], april["R1"]["decided"], april["R1"]["days_to_decision"]) == ("inleds", True, 11)
+    assert (april["R1"]["outcome"], april["R1"]["decided"], april["R1"]["days_to_decision"]) == (
+        "inleds",
+        True,
+        11,
+    )
     assert (april["R1"]["first_extract_month"], april["R1"]["last_extract_month"]) == ("2025-03", "2025-04")
     assert april["R1"]["cause_groups"] == ["foralder", "vald"]  # two violence causes count once
     assert april["R1"]["month_received"] == dt.date(2025, 3, 1)

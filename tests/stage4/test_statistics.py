@@ -82,7 +82,10 @@ def test_reports_table_matches_pandas(statistics_home: Paths, seed: int, n: int)
         grouped = register.groupby(["month_received", key])
         assert got["reports"].tolist() == grouped.size().sort_index().tolist()
         assert got["distinct_children"].tolist() == grouped["child_pseudonym"].nunique().sort_index().tolist()
-        assert got["opened"].tolist() == grouped["outcome"].apply(lambda s: (s == "inleds").sum()).sort_index().tolist()
+        assert (
+            got["opened"].tolist()
+            == grouped["outcome"].apply(lambda s: (s == "inleds").sum()).sort_index().tolist()
+        )
     national = _level(stats, "riket").set_index("month_received").sort_index()
     by_month = register.groupby("month_received")
     decided = by_month["decided"].sum()
@@ -112,7 +115,10 @@ def test_category_tables_are_complete_grids_and_count_each_cause(statistics_home
     reporters = _read(statistics_home, "reports_by_reporter")
     reports = _read(statistics_home, "reports")
     merged = reporters.groupby(["month_received", "geo_level", "geo_code"])["reports"].sum()
-    assert merged.to_dict() == reports.set_index(["month_received", "geo_level", "geo_code"])["reports"].to_dict()
+    assert (
+        merged.to_dict()
+        == reports.set_index(["month_received", "geo_level", "geo_code"])["reports"].to_dict()
+    )
     age_sex = _read(statistics_home, "reports_by_age_sex")
     assert set(age_sex.geo_level) == {"riket"}
     assert age_sex.reports.sum() == register.child_identified.sum()

@@ -1,0 +1,74 @@
+"""Benchmark: a national year (≈ 500,000 reports, 290 × 12 files) from landing to statistics.
+
+Not a test: run it with `make bench` and put the figures in the issue notes. Generates the synthetic year
+once (cached under the benchmark folder), then runs the full load headless through Dagster in one run
+and prints wall time per stage, rows per second and peak memory.
+
+    python benchmarks/bench_national_year.py [--scale 1.0] [--folder /tmp/orostat-bench] [--keep-outputs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+import duckdb
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--year", type=int, default=2025)
+    parser.add_argument("--folder", type=Path, default=Path("/tmp/orostat-bench"))
+    args = parser.parse_args()
+    home = args.folder / f"scale-{args.scale}"
+    landing = home / "data" / "1_landing"
+    for stale in ["data/2_pseudonymised", "data/3_register", "data/4_statistics", "dagster"]:
+        shutil.rmtree(home / stale, ignore_errors=True)
+    os.environ.update(
+        OROSTAT_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), OROSTAT_KEY=secrets.token_hex(32)
+    )
+    os.environ.pop("OROSTAT_KEY_FILE", None)
+
+    from pipelines.core.run import run_months
+    from pipelines.demo.generator import generate_demo
+
+    if not (landing / ".complete").exists():
+        started = time.perf_counter()
+        generate_demo(landing, year=args.year, scale=args.scale)
+        (landing / ".complete").touch()
+        print(f"generated synthetic extracts in {time.perf_counter() - started:.1f} s")
+    files = sum(1 for p in landing.iterdir() if not p.name.startswith("."))
+    mb = sum(p.stat().st_size for p in landing.iterdir()) / 1e6
+
+    started = time.perf_counter()
+    outcome = run_months(f"{args.year}-01", f"{args.year}-12")
+    wall = time.perf_counter() - started
+    if not outcome.success:
+        raise SystemExit(f"run failed: {outcome.errors}")
+
+    ledger = f"{home}/data/2_pseudonymised/extract_month=*/ledger.parquet"
+    rows_in, accepted, quarantined = duckdb.execute(
+        f"SELECT sum(rows_in), sum(accepted), sum(quarantined) FROM read_parquet('{ledger}')"
+    ).fetchone()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"\nNational year {args.year}, scale {args.scale}: {files} files, {mb:.0f} MB, {rows_in:,} rows "
+        f"({accepted:,} accepted, {quarantined:,} quarantined)"
+    )
+    print(f"{'stage':40} {'seconds':>8}")
+    for step, seconds in sorted(outcome.step_seconds.items(), key=lambda kv: -kv[1]):
+        print(f"{step:40} {seconds:8.2f}")
+    ingest = outcome.step_seconds.get("pseudonymised_reports", float("nan"))
+    print(f"{'whole Dagster run (wall, in process)':40} {wall:8.2f}")
+    print(f"ingest + pseudonymise: {rows_in / ingest:,.0f} rows/s; end to end: {rows_in / wall:,.0f} rows/s")
+    print(f"peak memory (max RSS of this process): {peak:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
