@@ -18,11 +18,13 @@ Rules, checked in this order; the first one that fails gives the error ``code``:
    date, i.e. the person is under 100 at the reference date; a ``+`` separator subtracts another 100
    years. No separator counts as ``-``.
 
-   Leap day: the century is chosen by comparing (month, day) with the reference date's (month, day),
-   never by building a date in a candidate year. 29 February is then checked in the year that was
-   chosen: ``000229-NNNC`` read on 2025-06-01 is 2000-02-29 (valid), but its ``+`` form is 1900-02-29,
-   which does not exist, so it is a ``date`` error. ``YY0229`` with YY not divisible by 4 is a ``date``
-   error in every century. The rule is deterministic and is plain integer arithmetic in SQL.
+   Leap day: when YY is the reference year's, the century is chosen by comparing (month, day) with
+   the reference date's (month, day), never by building a date in a candidate year. 29 February is
+   then checked in the year that was chosen: ``000229-NNNC`` read on 2025-06-01 is 2000-02-29
+   (valid), but its ``+`` form is 1900-02-29, which does not exist, so it is a ``date`` error; read on
+   2000-02-28 the birthday is still to come, so it is 1900-02-29 and a ``date`` error as well.
+   ``YY0229`` with YY not divisible by 4 is a ``date`` error in every century. The rule is
+   deterministic and is plain integer arithmetic in SQL.
 4. ``date``: the birth date (for samordningsnummer, day 61-91 means day 1-31) is a real date in the
    years 1-9999.
 5. ``checksum``: the Luhn check digit over YYMMDDNNN (the last ten digits without the check digit).
@@ -67,7 +69,7 @@ _ANY_DIGIT_RE = re.compile(r"\d")
 _COORDINATION_OFFSET = 60
 _ERROR_MESSAGES = {
     "format": "not a personnummer: only digits and one '-' or '+' before the last four digits allowed",
-    "length": "not a personnummer: the number of digits must be 10 or 12",
+    "length": "not a personnummer: it must have ten or twelve digits",
     "date": "not a personnummer: the digits do not give a real birth date",
     "checksum": "not a personnummer: the check digit is wrong",
 }
@@ -92,7 +94,11 @@ def compact(value: str) -> str:
 
 
 def mask(value: str) -> str:
-    """Replace every (Unicode decimal) digit with 'X', for messages and previews."""
+    """Replace every digit with 'X', for messages and previews.
+
+    A digit is any Unicode decimal digit (category Nd: str.isdecimal, regex \\d), not only 0-9, so
+    e.g. full-width digits are hidden too. Everything else, letters included, is kept.
+    """
     return _ANY_DIGIT_RE.sub("X", value)
 
 
@@ -117,8 +123,8 @@ def _days_in_month(year: int, month: int) -> int:
 def _infer_year(yy: int, month: int, day: int, plus: bool, reference_date: dt.date) -> int:
     """Full year of a 10-digit number: see rule 3 and the leap-day note in the module docstring."""
     year = reference_date.year - (reference_date.year - yy) % 100
-    if (month, day) > (reference_date.month, reference_date.day):
-        year -= 100  # born later in the year than the reference date: the previous century
+    if year == reference_date.year and (month, day) > (reference_date.month, reference_date.day):
+        year -= 100  # the birthday is still to come this year: born in the previous century
     return year - 100 if plus else year
 
 

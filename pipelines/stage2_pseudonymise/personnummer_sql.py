@@ -117,7 +117,8 @@ resolve AS (
     SELECT *,
         CASE WHEN _ndigits = 12 THEN _n // 100000000
              ELSE year(_ref) - ((year(_ref) - _yy) % 100 + 100) % 100
-                  - CASE WHEN _month * 100 + _day > month(_ref) * 100 + day(_ref) THEN 100 ELSE 0 END
+                  - CASE WHEN _yy = year(_ref) % 100 AND _month * 100 + _day > month(_ref) * 100 + day(_ref)
+                         THEN 100 ELSE 0 END
                   - CASE WHEN _plus THEN 100 ELSE 0 END
         END AS _year
     FROM split

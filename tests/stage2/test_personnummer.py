@@ -30,7 +30,9 @@ def _problem(value: str, reference: dt.date) -> str | None:
 
 
 @given(child_numbers(), st.data())
-def test_every_written_form_normalises_to_the_same_number(case: tuple[str, dt.date], data: st.DataObject) -> None:
+def test_every_written_form_normalises_to_the_same_number(
+    case: tuple[str, dt.date], data: st.DataObject
+) -> None:
     number, reference = case
     form = data.draw(written_forms(number, reference))
     assert pnr.normalise(form, reference) == number
@@ -40,7 +42,8 @@ def test_every_written_form_normalises_to_the_same_number(case: tuple[str, dt.da
 def test_all_forms_of_anyone_under_200_read_back(case: tuple[str, dt.date]) -> None:
     number, reference = case
     forms = pnr.format_forms(number, reference)
-    assert len(forms) == 4  # 12 plain, 12 with '-', 10 plain or 10 with '+' ... see format_forms
+    # 12 plain, 12 with '-', and 10 plain + 10 with '-' (under 100) or only 10 with '+' (100-199).
+    assert len(forms) == (4 if "-" in forms[-1][-5:] else 3)
     assert {pnr.normalise(form, reference) for form in forms} == {number}
 
 
@@ -106,7 +109,7 @@ def test_nasty_strings_never_crash_and_messages_hold_no_digits(value: str, refer
 def test_mask_hides_every_digit(value: str) -> None:
     masked = pnr.mask(value)
     assert len(masked) == len(value)
-    assert not any(char.isdigit() for char in masked)
+    assert not any(char.isdecimal() for char in masked)
 
 
 # --- century inference -----------------------------------------------------------------------------
@@ -145,9 +148,8 @@ def test_leap_day_rule() -> None:
     # 2004-02-29 read in 2103 (age 99) is valid; 2001-02-29 never is.
     leap = pnr.generate(dt.date(2004, 2, 29), 10)
     assert pnr.normalise(leap[2:], dt.date(2103, 3, 1)) == leap
-    eleven = "200102291"
-    assert _problem(eleven[2:] + "23" + pnr.luhn_check_digit("010229123"), REFERENCE) == "format" or True
-    assert _problem("0102291234"[:9] + pnr.luhn_check_digit("010229123"), REFERENCE) == "date"
+    assert _problem("010229123" + pnr.luhn_check_digit("010229123"), REFERENCE) == "date"
+    assert _problem("20010229123" + pnr.luhn_check_digit("010229123"), REFERENCE) == "date"
 
 
 # --- rules and order of checks ---------------------------------------------------------------------

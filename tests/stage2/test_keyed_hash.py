@@ -1,0 +1,219 @@
+"""The keyed pseudonym and key handling. Keys here are generated per test, never real keys."""
+
+from __future__ import annotations
+
+import ast
+import base64
+import copy
+import datetime as dt
+import os
+import pickle
+import secrets
+import stat
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipelines.stage2_pseudonymise import keyed_hash
+from pipelines.stage2_pseudonymise import personnummer as pnr
+from pipelines.stage2_pseudonymise.keyed_hash import (
+    InvalidKeyError,
+    MissingKeyError,
+    PseudonymKey,
+    load_key,
+    new_key_file,
+    pseudonymise,
+)
+from tests.strategies import child_numbers, written_forms
+
+SECRET = secrets.token_bytes(32)
+KEY = PseudonymKey(SECRET)
+
+
+def _no_key_material(message: str, secret: bytes) -> None:
+    for encoded in (
+        secret.hex(),
+        secret.hex().upper(),
+        base64.b64encode(secret).decode(),
+        base64.urlsafe_b64encode(secret).decode(),
+        repr(secret),
+    ):
+        assert encoded not in message
+        assert encoded[:16] not in message
+
+
+def test_rfc_4231_test_case_2_through_the_context_copy_path() -> None:
+    expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    # Several messages through one keyed context: each copy must start from the keyed state.
+    got = list(keyed_hash._hmac_hex_many(b"Jefe", [b"what do ya want for nothing?"] * 3))
+    assert got == [expected] * 3
+
+
+def test_no_stdlib_hashlib_or_hmac_import() -> None:
+    tree = ast.parse(Path(keyed_hash.__file__).read_text(encoding="utf-8"))
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"hashlib", "hmac"}
+
+
+@given(child_numbers(), st.data())
+def test_every_written_form_gives_the_same_pseudonym(case: tuple[str, dt.date], data: st.DataObject) -> None:
+    number, reference = case
+    forms = [data.draw(written_forms(number, reference)) for _ in range(3)]
+    normalised = [pnr.normalise(form, reference) for form in forms]
+    pseudonyms = pseudonymise(normalised, KEY).to_pylist()
+    assert len(set(pseudonyms)) == 1
+    assert pseudonyms[0] == pseudonymise([number], KEY)[0].as_py()
+
+
+def test_pseudonymise_shapes_and_nulls() -> None:
+    numbers = [pnr.generate(dt.date(2015, 5, 5), n) for n in (1, 2, 3)]
+    out = pseudonymise(pa.array([numbers[0], None, numbers[1], numbers[2]]), KEY)
+    assert out.type == pa.string()
+    values = out.to_pylist()
+    assert values[1] is None
+    assert len({values[0], values[2], values[3]}) == 3
+    assert all(len(v) == 64 and set(v) <= set("0123456789abcdef") for v in values if v is not None)
+    assert pseudonymise(pa.chunked_array([numbers[:1], numbers[1:]]), KEY).to_pylist() == [
+        values[0],
+        values[2],
+        values[3],
+    ]
+    assert len(pseudonymise([], KEY)) == 0
+
+
+def test_pseudonym_depends_on_the_key() -> None:
+    number = pnr.generate(dt.date(2015, 5, 5), 1)
+    other = PseudonymKey(secrets.token_bytes(32))
+    assert pseudonymise([number], KEY).to_pylist() != pseudonymise([number], other).to_pylist()
+    assert KEY.key_id != other.key_id
+    assert PseudonymKey(SECRET).key_id == KEY.key_id  # stable
+
+
+def test_pseudonymise_rejects_unnormalised_values_without_showing_them() -> None:
+    number = pnr.generate(dt.date(2015, 5, 5), 1)
+    for bad in (number[2:], f"{number[:8]}-{number[8:]}", "１" * 12):
+        with pytest.raises(ValueError) as caught:
+            pseudonymise([bad], KEY)
+        assert number[2:] not in str(caught.value)
+
+
+def test_key_id_format_and_repr_hide_the_secret() -> None:
+    assert KEY.key_id.startswith("k")
+    assert len(KEY.key_id) == 13
+    for text in (repr(KEY), str(KEY), f"{KEY}", repr([KEY])):
+        _no_key_material(text, SECRET)
+        assert KEY.key_id in text
+
+
+def test_key_cannot_be_pickled_or_copied() -> None:
+    with pytest.raises(TypeError):
+        pickle.dumps(KEY)
+    with pytest.raises(TypeError):
+        copy.deepcopy(KEY)
+
+
+def test_load_key_from_hex_and_base64() -> None:
+    assert load_key({"OROSTAT_KEY": SECRET.hex()}).secret == SECRET
+    assert load_key({"OROSTAT_KEY": SECRET.hex().upper() + "\n"}).secret == SECRET
+    assert load_key({"OROSTAT_KEY": base64.b64encode(SECRET).decode()}).secret == SECRET
+    assert load_key({"OROSTAT_KEY": base64.urlsafe_b64encode(SECRET).decode().rstrip("=")}).secret == SECRET
+    long_secret = secrets.token_bytes(48)
+    assert load_key({"OROSTAT_KEY": base64.b64encode(long_secret).decode()}).secret == long_secret
+
+
+def test_env_variable_wins_over_file(tmp_path: Path) -> None:
+    path = tmp_path / "key"
+    path.write_text(secrets.token_hex(32))
+    assert load_key({"OROSTAT_KEY": SECRET.hex(), "OROSTAT_KEY_FILE": str(path)}).secret == SECRET
+
+
+def test_load_key_from_files(tmp_path: Path) -> None:
+    hex_file = tmp_path / "hex"
+    hex_file.write_text(SECRET.hex() + "\n")
+    assert load_key({"OROSTAT_KEY_FILE": str(hex_file)}).secret == SECRET
+    b64_file = tmp_path / "b64"
+    b64_file.write_text(base64.b64encode(SECRET).decode() + "\r\n")
+    assert load_key({"OROSTAT_KEY_FILE": str(b64_file)}).secret == SECRET
+    raw = b"\xff" + secrets.token_bytes(31) + b"\n"  # not ASCII: raw bytes, final newline kept
+    raw_file = tmp_path / "raw"
+    raw_file.write_bytes(raw)
+    assert load_key({"OROSTAT_KEY_FILE": str(raw_file)}).secret == raw
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        secrets.token_hex(31),  # 31 bytes
+        base64.b64encode(secrets.token_bytes(31)).decode(),
+        "ab" * 32,  # all bytes identical
+        "00" * 64,
+        "not a key at all!",
+    ],
+)
+def test_unusable_keys_are_rejected(value: str) -> None:
+    with pytest.raises(InvalidKeyError) as caught:
+        load_key({"OROSTAT_KEY": value})
+    assert value not in str(caught.value)
+    assert value[:16] not in str(caught.value)
+
+
+def test_short_key_file_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "short"
+    secret = secrets.token_bytes(16)
+    path.write_bytes(b"\xff" + secret)
+    with pytest.raises(InvalidKeyError) as caught:
+        load_key({"OROSTAT_KEY_FILE": str(path)})
+    _no_key_material(str(caught.value), secret)
+
+
+def test_missing_key_message_is_actionable() -> None:
+    with pytest.raises(MissingKeyError) as caught:
+        load_key({"OROSTAT_KEY": "  ", "UNRELATED": SECRET.hex()})
+    message = str(caught.value)
+    assert "OROSTAT_KEY" in message
+    assert "OROSTAT_KEY_FILE" in message
+    assert 'python -c "import secrets; print(secrets.token_hex(32))"' in message
+    _no_key_material(message, SECRET)
+    assert isinstance(caught.value, RuntimeError)
+
+
+def test_missing_key_file(tmp_path: Path) -> None:
+    with pytest.raises(MissingKeyError, match="OROSTAT_KEY_FILE"):
+        load_key({"OROSTAT_KEY_FILE": str(tmp_path / "absent")})
+
+
+def test_load_key_defaults_to_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OROSTAT_KEY", SECRET.hex())
+    monkeypatch.delenv("OROSTAT_KEY_FILE", raising=False)
+    assert load_key().secret == SECRET
+
+
+def test_new_key_file(tmp_path: Path) -> None:
+    path = tmp_path / "orostat.key"
+    key = new_key_file(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    text = path.read_text()
+    assert text.endswith("\n")
+    assert len(text.strip()) == 64
+    assert load_key({"OROSTAT_KEY_FILE": str(path)}) == key
+    with pytest.raises(FileExistsError):
+        new_key_file(path)
+    assert path.read_text() == text  # untouched
+    assert new_key_file(tmp_path / "second").key_id != key.key_id
+
+
+def test_pseudonym_key_validates_directly() -> None:
+    with pytest.raises(InvalidKeyError):
+        PseudonymKey(b"\x01" * 40)
+    with pytest.raises(InvalidKeyError):
+        PseudonymKey(b"Jefe")
+    with pytest.raises(TypeError):
+        PseudonymKey(SECRET.hex())  # type: ignore[arg-type]
