@@ -96,10 +96,20 @@ def _load(args: argparse.Namespace) -> int:
     except MissingKeyError as err:
         print(str(err), file=sys.stderr)
         return 2
+    later = _latest_loaded()
+    if later and later > last:
+        # A re-delivery for a month already published: every later as-of month changes too.
+        print(f"Extract months up to {later} are already loaded: recomputing {first} … {later}.")
+        last = later
     ok = _run(first, last)
     if ok:
         _print_outputs(last)
     return 0 if ok else 1
+
+
+def _latest_loaded() -> str | None:
+    folders = sorted(paths().register.glob("as_of_month=*")) if paths().register.exists() else []
+    return folders[-1].name.split("=")[1] if folders else None
 
 
 def _print_outputs(as_of: str) -> None:

@@ -47,9 +47,10 @@ def pseudonymised_reports(context: AssetExecutionContext) -> MaterializeResult:
     home = paths()
     loads = [load_month(month, key, home) for month in months_of(context)]
     for load in loads:
+        unchanged = " (unchanged since the last load: not redone)" if load.skipped_unchanged else ""
         context.log.info(
             f"{load.month}: {load.files_loaded} files loaded, {load.files_rejected} rejected, "
-            f"{load.accepted} rows accepted, {load.quarantined} quarantined"
+            f"{load.accepted} rows accepted, {load.quarantined} quarantined{unchanged}"
         )
     return MaterializeResult(
         metadata=_metadata(loads, key.key_id),
@@ -64,6 +65,7 @@ def _metadata(loads: list[MonthLoad], key_id: str) -> dict[str, object]:
             reasons[reason] = reasons.get(reason, 0) + n
     return {
         "months": len(loads),
+        "months_unchanged": sum(load.skipped_unchanged for load in loads),
         "files_loaded": sum(load.files_loaded for load in loads),
         "files_rejected": sum(load.files_rejected for load in loads),
         "rows_in": sum(load.rows_in for load in loads),

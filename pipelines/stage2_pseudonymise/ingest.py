@@ -74,6 +74,7 @@ class MonthLoad:
     quarantined: int = 0
     distinct_children: int = 0
     reasons: Counter = field(default_factory=Counter)
+    skipped_unchanged: bool = False
 
     @property
     def files_loaded(self) -> int:
@@ -123,9 +124,16 @@ def current_deliveries(files: list[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def load_month(month: str, key: PseudonymKey, paths: Paths) -> MonthLoad:
-    """Load every delivery for ``month`` and replace the month's outputs atomically."""
-    result = MonthLoad(month=month)
+    """Load every delivery for ``month`` and replace the month's outputs atomically.
+
+    If the month was already loaded from exactly the same files (by SHA-256) with the same key, nothing
+    is redone: the same file twice changes nothing, and a backfill over loaded months is cheap.
+    """
     current, superseded = current_deliveries(landing_files(paths.landing, month))
+    previous = previous_load(paths, month, key, current + superseded)
+    if previous is not None:
+        return previous
+    result = MonthLoad(month=month)
     landed = _read_files(current, result)
     for path in superseded:
         municipality, period = parse_file_name(path)
@@ -134,6 +142,33 @@ def load_month(month: str, key: PseudonymKey, paths: Paths) -> MonthLoad:
         )
     with atomic_dir(paths.extract_month(month)) as out:
         _process(landed, month, key, out, result)
+    return result
+
+
+def previous_load(paths: Paths, month: str, key: PseudonymKey, files: list[Path]) -> MonthLoad | None:
+    """The earlier load of ``month`` if it used the same files and key, rebuilt from its ledger."""
+    folder = paths.extract_month(month)
+    ledger_path, reports_path = folder / LEDGER_FILE, folder / REPORTS_FILE
+    if not ledger_path.exists():
+        return None
+    con = duckdb.connect(":memory:")
+    ledger = con.sql(f"SELECT * FROM read_parquet('{ledger_path}')").to_arrow_table().to_pylist()
+    if {(r["source_file"], r["sha256"]) for r in ledger} != {(p.name, sha256_of(p)) for p in files}:
+        return None
+    keys = con.execute(f"SELECT DISTINCT key_id FROM read_parquet('{reports_path}') WHERE key_id IS NOT NULL").fetchall()
+    if keys and keys != [(key.key_id,)]:
+        return None
+    result = MonthLoad(month=month, skipped_unchanged=True)
+    fields = FileOutcome.__dataclass_fields__
+    result.files = [FileOutcome(**{k: v for k, v in r.items() if k in fields}) for r in ledger]
+    result.rows_in = sum(r["rows_in"] or 0 for r in ledger if r["status"] == "inläst")
+    result.accepted = sum(r["accepted"] for r in ledger)
+    result.quarantined = sum(r["quarantined"] for r in ledger)
+    for reason, n in con.execute(
+        f"SELECT unnest(reasons) r, count(*) FROM read_parquet('{folder / QUARANTINE_FILE}') GROUP BY r"
+    ).fetchall():
+        result.reasons[reason] = n
+    con.close()
     return result
 
 

@@ -158,3 +158,20 @@ def test_no_key_refuses_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(MissingKeyError) as err:
         load_key()
     assert "OROSTAT_KEY" in str(err.value) and "OROSTAT_KEY_FILE" in str(err.value)
+
+
+def test_unchanged_month_is_not_redone_but_a_change_is(home: Paths, key, monkeypatch) -> None:
+    _three_dialects(home)
+    first = load_month("2025-03", key, home)
+    again = load_month("2025-03", key, home)
+    assert (first.skipped_unchanged, again.skipped_unchanged) == (False, True)
+    assert (again.accepted, again.quarantined, again.reasons) == (first.accepted, first.quarantined, first.reasons)
+    write_comma(
+        home.landing / "1480_2025-03.csv",
+        [["1480", "K1", dash10(KID), "06.03.2025", "Skola", "B3", "Inleds", "07.03.2025", ""]],
+    )
+    changed = load_month("2025-03", key, home)
+    assert not changed.skipped_unchanged
+    assert {r["report_id"]: r["outcome"] for r in _rows(home, "2025-03", REPORTS_FILE)}["K1"] == "inleds"
+    monkeypatch.setenv("OROSTAT_KEY", "ab" * 32)
+    assert not load_month("2025-03", load_key(), home).skipped_unchanged  # a new key rebuilds
