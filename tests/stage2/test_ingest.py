@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import secrets
 
 import duckdb
 import pytest
@@ -173,5 +174,5 @@ def test_unchanged_month_is_not_redone_but_a_change_is(home: Paths, key, monkeyp
     changed = load_month("2025-03", key, home)
     assert not changed.skipped_unchanged
     assert {r["report_id"]: r["outcome"] for r in _rows(home, "2025-03", REPORTS_FILE)}["K1"] == "inleds"
-    monkeypatch.setenv("OROSTAT_KEY", "ab" * 32)
+    monkeypatch.setenv("OROSTAT_KEY", secrets.token_hex(32))
     assert not load_month("2025-03", load_key(), home).skipped_unchanged  # a new key rebuilds
