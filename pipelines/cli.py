@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -91,6 +92,10 @@ def _load(args: argparse.Namespace) -> int:
     if not first:
         print("Give --month YYYY-MM, or --from YYYY-MM --to YYYY-MM.", file=sys.stderr)
         return 2
+    problem = _check_months(first, last)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
     try:
         _ensure_key()
     except MissingKeyError as err:
@@ -105,6 +110,21 @@ def _load(args: argparse.Namespace) -> int:
     if ok:
         _print_outputs(last)
     return 0 if ok else 1
+
+
+def _check_months(first: str, last: str) -> str | None:
+    """A clear message if the months are malformed, reversed or outside the monthly partitions."""
+    from pipelines.core.partitions import monthly
+
+    keys = monthly.get_partition_keys()
+    for month in (first, last):
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+            return f"{month!r} is not a month: write YYYY-MM, e.g. 2025-03."
+        if month not in keys:
+            return f"{month} is outside the loadable months {keys[0]} … {keys[-1]} (a month can be loaded once it has ended)."
+    if first > last:
+        return f"--from {first} is after --to {last}."
+    return None
 
 
 def _latest_loaded() -> str | None:

@@ -11,6 +11,7 @@ from dagster import (
     asset,
 )
 
+from pipelines.core.atomic import remove_stale_temporaries
 from pipelines.core.partitions import monthly, months_of
 from pipelines.core.settings import paths
 from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, MonthLoad, load_month
@@ -45,8 +46,13 @@ def pseudonymised_reports(context: AssetExecutionContext) -> MaterializeResult:
     """
     key = load_key()
     home = paths()
+    removed = remove_stale_temporaries(home.data)
+    if removed:
+        context.log.warning(f"Removed {removed} temporary outputs left by an interrupted earlier run.")
     loads = [load_month(month, key, home) for month in months_of(context)]
     for load in loads:
+        if not load.files:
+            context.log.warning(f"{load.month}: no delivery found in the landing folder.")
         unchanged = " (unchanged since the last load: not redone)" if load.skipped_unchanged else ""
         context.log.info(
             f"{load.month}: {load.files_loaded} files loaded, {load.files_rejected} rejected, "
