@@ -1,0 +1,30 @@
+"""The code location loads, and its graph is the documented flow with blocking checks."""
+
+from __future__ import annotations
+
+from dagster import AssetKey
+
+from pipelines.core.schemas import statistics_spec
+from pipelines.definitions import defs
+
+
+def test_asset_graph_follows_the_data_flow() -> None:
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    expected = {"pseudonymised_reports", "report_register"} | {
+        f"statistics_{t}" for t in statistics_spec()["tables"]
+    }
+    assert keys == expected
+    assert graph.get(AssetKey("report_register")).parent_keys == {AssetKey("pseudonymised_reports")}
+    for table in statistics_spec()["tables"]:
+        assert graph.get(AssetKey(f"statistics_{table}")).parent_keys == {AssetKey("report_register")}
+
+
+def test_every_asset_is_monthly_and_checks_block() -> None:
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        partitions = graph.get(key).partitions_def
+        assert partitions is not None and partitions.get_first_partition_key() == "2016-01"
+    specs = [spec for a in defs.assets for spec in a.check_specs]
+    assert {s.name for s in specs} >= {"every_row_accounted_for", "one_row_per_report", "one_pseudonym_key"}
+    assert all(s.blocking for s in specs)
