@@ -166,7 +166,11 @@ def _print_summary(as_of: str) -> None:
                    decided, investigation_rate, share_decided_within_deadline, undecided
             FROM read_parquet('{path}') WHERE geo_level = 'riket' ORDER BY 1"""
     ).fetchall()
-    table = Table(title=f"Riket, as of extract {as_of} (internal, unprotected)")
+    import pyarrow.parquet as pq
+
+    label = (pq.ParquetFile(path).schema_arrow.metadata or {}).get(b"data", b"real").decode()
+    title = f"Riket, as of extract {as_of} (internal, unprotected)"
+    table = Table(title=title if label == "real" else f"{label}\n{title}")
     for header in [
         "month",
         "reports",

@@ -13,7 +13,7 @@ import duckdb
 
 from pipelines.core.atomic import atomic_dir
 from pipelines.core.schemas import code_table, statistics_spec
-from pipelines.core.settings import Paths
+from pipelines.core.settings import Paths, settings
 from pipelines.stage2_pseudonymise.validate import expand
 from pipelines.stage3_register.register import read_register
 
@@ -107,16 +107,28 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def data_label(con: duckdb.DuckDBPyConnection, register: str) -> str:
+    """'real' or the synthetic-data label, decided by the demo's report id prefix (settings.yaml)."""
+    demo = settings()["demo"]
+    prefix = demo["report_id_prefix"].replace("'", "''")
+    (synthetic,) = con.execute(
+        f"SELECT count(*) FROM {register} WHERE starts_with(report_id, '{prefix}')"
+    ).fetchone()
+    return demo["label"] if synthetic else "real"
+
+
 def build_statistic(paths: Paths, name: str, as_of_month: str) -> dict[str, int]:
     """Write ``4_statistics/<name>/as_of_month=M/data.parquet``; return row and cell counts."""
     con = connect()
     target = paths.statistics / name / f"as_of_month={as_of_month}"
-    sql = statistic_sql(name, read_register(paths, as_of_month), as_of_month)
+    register = read_register(paths, as_of_month)
+    sql = statistic_sql(name, register, as_of_month)
+    label = data_label(con, register).replace("'", "''")
     with atomic_dir(target) as out:
         con.execute(
             f"""COPY ({sql}) TO '{out / STATISTICS_FILE}' (FORMAT parquet, COMPRESSION zstd,
             KV_METADATA {{statistic: '{name}', as_of_month: '{as_of_month}',
-                          contract: 'statistics v{statistics_spec()["version"]}', disclosure_control: 'none (internal)'}})"""
+                          contract: 'statistics v{statistics_spec()["version"]}', disclosure_control: 'none (internal)', data: '{label}'}})"""
         )
         rows = con.execute(f"SELECT count(*) FROM read_parquet('{out / STATISTICS_FILE}')").fetchone()[0]
     con.close()

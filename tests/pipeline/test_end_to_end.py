@@ -90,6 +90,13 @@ def test_national_figures_add_up(demo_run: Paths) -> None:
     assert 1.0 < per_child < 3.0
 
 
+def test_statistics_from_demo_data_say_they_are_synthetic(demo_run: Paths) -> None:
+    import pyarrow.parquet as pq
+
+    path = demo_run.statistics / "reports" / "as_of_month=2025-12" / "data.parquet"
+    assert pq.ParquetFile(path).schema_arrow.metadata[b"data"].startswith(b"SYNTETISKA DEMODATA")
+
+
 def test_late_decisions_reach_earlier_months(demo_run: Paths) -> None:
     def undecided(as_of: str) -> int:
         path = f"{demo_run.statistics}/reports/as_of_month={as_of}/data.parquet"

@@ -139,3 +139,4 @@ def test_written_schema_matches_the_output_contract(statistics_home: Paths) -> N
         assert got == expected, name
         metadata = pq.ParquetFile(path).schema_arrow.metadata
         assert metadata[b"statistic"] == name.encode() and metadata[b"as_of_month"] == b"2025-03"
+        assert metadata[b"data"] == b"real"
