@@ -53,6 +53,19 @@ def people_numbers(draw: st.DrawFn) -> tuple[str, dt.date]:
     return generate(birth, draw(st.integers(1, 999)), draw(st.booleans())), reference
 
 
+@st.composite
+def hundredth_year_numbers(draw: st.DrawFn) -> tuple[str, dt.date]:
+    """(valid 12-digit number, reference date) for someone in the calendar year of their 100th birthday.
+
+    The reference date is anywhere in that year, before or after the birthday: the person writes '+'
+    all year (Skatteverket's rule), so the '+' form must read back throughout.
+    """
+    reference = draw(reference_dates())
+    first = dt.date(reference.year - 100, 1, 1)
+    birth = draw(st.dates(first, first.replace(month=12, day=31)))
+    return generate(birth, draw(st.integers(1, 999)), draw(st.booleans())), reference
+
+
 def _sprinkle_whitespace(draw: st.DrawFn, text: str) -> str:
     """Insert whitespace (incl. no-break and ideographic spaces) at random positions."""
     chars = list(text)
@@ -71,7 +84,7 @@ def written_forms(draw: st.DrawFn, number: str, reference_date: dt.date) -> str:
 @st.composite
 def valid_values(draw: st.DrawFn) -> tuple[str, dt.date]:
     """(some written form of a valid number, reference date)."""
-    number, reference = draw(st.one_of(child_numbers(), people_numbers()))
+    number, reference = draw(st.one_of(child_numbers(), people_numbers(), hundredth_year_numbers()))
     return draw(written_forms(number, reference)), reference
 
 

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -82,6 +83,8 @@ def read_extract(path: Path) -> Landed:
         dialect_format = "xlsx"
     else:
         encoding = detect_encoding(head)
+        if encoding == "utf-8" and size > len(head):
+            encoding = _confirm_utf8(path)
         header_line = _first_line(head, encoding)
         delimiter = sniff_delimiter(header_line)
         header, records, unreadable = _read_csv(path, encoding, delimiter)
@@ -168,6 +171,15 @@ def detect_encoding(head: bytes) -> str:
     return "cp1252"
 
 
+def _confirm_utf8(path: Path) -> str:
+    """The whole file must decode as UTF-8, not just its first 64 KiB; otherwise it is Windows-1252."""
+    try:
+        path.read_bytes().decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        return "cp1252"
+
+
 def _first_line(head: bytes, encoding: str) -> str:
     text = head.decode(encoding, errors="replace")
     line = text.splitlines()[0] if text.strip() else ""
@@ -189,7 +201,15 @@ def sniff_delimiter(header_line: str) -> str:
 
 
 def _read_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], pa.Table, list]:
-    """Fast path with pyarrow; if any record is malformed, re-read exactly with the csv module."""
+    """Fast path with pyarrow; the exact csv-module reader where row numbers could drift.
+
+    Row numbers must match what the analyst sees in Excel. pyarrow drops blank lines without counting
+    them, so a file with a blank line (or in UTF-16, where that is hard to see in bytes) and a file with
+    any malformed record are read record by record instead.
+    """
+    raw = path.read_bytes()
+    if encoding.startswith("utf-16") or re.search(rb"\n[ \t\r]*\n", raw.lstrip(b"\r\n")):
+        return _read_csv_exact(raw, encoding, delimiter)
     bad: list[int] = []
 
     def on_invalid(_row: Any) -> str:
@@ -198,36 +218,35 @@ def _read_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], pa.
 
     try:
         table = pacsv.read_csv(
-            path,
+            pa.BufferReader(raw),
             read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
             ),
             convert_options=pacsv.ConvertOptions(
-                column_types=_all_text(path, encoding, delimiter), strings_can_be_null=False
+                column_types=_all_text(raw, encoding, delimiter), strings_can_be_null=False
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
         bad.append(1)
         table = None
     if bad or table is None:
-        return _read_csv_exact(path, encoding, delimiter)
-    header = table.column_names
+        return _read_csv_exact(raw, encoding, delimiter)
     if table.num_rows == 0:
         raise FileRejected("bara_rubrik", "The file has a header row but no data rows.")
-    return header, table, []
+    return table.column_names, table, []
 
 
-def _all_text(path: Path, encoding: str, delimiter: str) -> dict[str, pa.DataType]:
-    with path.open(encoding=encoding, newline="", errors="replace") as fh:
-        header = next(csv.reader(fh, delimiter=delimiter))
+def _all_text(raw: bytes, encoding: str, delimiter: str) -> dict[str, pa.DataType]:
+    first = raw[:65536].decode(encoding, errors="replace")
+    header = next(csv.reader(io.StringIO(first, newline=""), delimiter=delimiter))
     return {name: pa.string() for name in header}
 
 
-def _read_csv_exact(path: Path, encoding: str, delimiter: str) -> tuple[list[str], pa.Table, list]:
+def _read_csv_exact(raw: bytes, encoding: str, delimiter: str) -> tuple[list[str], pa.Table, list]:
     """Record by record, so that every malformed record is reported by its row number."""
-    raw = path.read_bytes().decode(encoding, errors="replace")
-    reader = csv.reader(io.StringIO(raw, newline=""), delimiter=delimiter, strict=False)
+    text = raw.decode(encoding, errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
     header = next(reader)
     columns: list[list[str]] = [[] for _ in header]
     row_numbers: list[int] = []
@@ -362,8 +381,19 @@ def _map_words(column: pa.Array, words: dict[str, str]) -> pa.Array:
 
 
 def parse_dates(column: pa.Array, formats: list[str]) -> pa.Array:
-    """First format that parses wins; anything else becomes null (the raw text is kept for feedback)."""
-    parsed = [
-        pc.cast(pc.strptime(column, format=fmt, unit="s", error_is_null=True), pa.date32()) for fmt in formats
-    ]
-    return pc.coalesce(*parsed) if len(parsed) > 1 else parsed[0]
+    """Strict parsing: the first format that fits wins; an impossible date (30 February) is null.
+
+    DuckDB's try_strptime is used because pyarrow's strptime silently rolls 2025-02-30 into March.
+    The raw text is kept beside the parsed date, for the analyst's feedback.
+    """
+    fmts = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in formats) + "]"
+    _DATES.register("raw_dates", pa.table({"v": column}))
+    try:
+        parsed = _DATES.sql(f"SELECT try_strptime(v, {fmts})::DATE AS d FROM raw_dates").to_arrow_table()
+    finally:
+        _DATES.unregister("raw_dates")
+    return parsed.column("d").combine_chunks() if parsed.num_rows else pa.array([], pa.date32())
+
+
+# One in-memory connection for date parsing: opening one per file would cost more than the parse.
+_DATES = duckdb.connect(":memory:")

@@ -13,25 +13,29 @@ Rules, checked in this order; the first one that fails gives the error ``code``:
    immediately before the last four digits. An empty value is a ``format`` error here (the SQL version
    reports it as ``pnr_empty`` instead).
 2. ``length``: 10 or 12 digits.
-3. century: 12 digits give the century (a separator is then ignored). For 10 digits the year is the
-   latest year <= the reference year ending in YY whose birthday (month, day) is not after the reference
-   date, i.e. the person is under 100 at the reference date; a ``+`` separator subtracts another 100
-   years. No separator counts as ``-``.
+3. century: 12 digits give the century (a separator is then ignored). For 10 digits:
 
-   Leap day: when YY is the reference year's, the century is chosen by comparing (month, day) with
-   the reference date's (month, day), never by building a date in a candidate year. 29 February is
-   then checked in the year that was chosen: ``000229-NNNC`` read on 2025-06-01 is 2000-02-29
-   (valid), but its ``+`` form is 1900-02-29, which does not exist, so it is a ``date`` error; read on
-   2000-02-28 the birthday is still to come, so it is 1900-02-29 and a ``date`` error as well.
-   ``YY0229`` with YY not divisible by 4 is a ``date`` error in every century. The rule is
+   * ``-`` or no separator: the year is the latest year <= the reference year ending in YY whose
+     birthday (month, day) is not after the reference date, i.e. the person is under 100 at the
+     reference date.
+   * ``+``: Skatteverket writes ``+`` from the calendar year the person turns 100, so the year is the
+     latest year <= (reference year - 100) ending in YY, with no month/day comparison. Someone born
+     1925-12-01 writes ``251201+NNNC`` all through 2025, before and after the birthday, and it reads
+     back as 1925 on any date of 2025.
+
+   Both forms are then valid in the year of the 100th birthday, before the birthday: the ``-`` form
+   also still reads back as the same person (1925 on 2025-06-01). After the birthday only ``+`` does.
+
+   Leap day: when YY is the reference year's, the century of a ``-`` form is chosen by comparing
+   (month, day) with the reference date's (month, day), never by building a date in a candidate year.
+   29 February is then checked in the year that was chosen: ``000229-NNNC`` read on 2025-06-01 is
+   2000-02-29 (valid), but its ``+`` form is 1900-02-29, which does not exist, so it is a ``date``
+   error; read on 2000-02-28 the birthday is still to come, so it is 1900-02-29 and a ``date`` error
+   as well. ``YY0229`` with YY not divisible by 4 is a ``date`` error in every century. The rule is
    deterministic and is plain integer arithmetic in SQL.
 4. ``date``: the birth date (for samordningsnummer, day 61-91 means day 1-31) is a real date in the
    years 1-9999.
 5. ``checksum``: the Luhn check digit over YYMMDDNNN (the last ten digits without the check digit).
-
-Note on ``+``: Skatteverket writes ``+`` from the calendar year a person turns 100; the rule above (and
-``format_forms``) use the person's age at the reference date. The two differ only for someone in the
-year of their 100th birthday before that birthday; it never matters for children.
 
 Error messages never contain the input or any of its digits: they end up in logs.
 """
@@ -122,10 +126,14 @@ def _days_in_month(year: int, month: int) -> int:
 
 def _infer_year(yy: int, month: int, day: int, plus: bool, reference_date: dt.date) -> int:
     """Full year of a 10-digit number: see rule 3 and the leap-day note in the module docstring."""
+    if plus:
+        # '+' from the calendar year of the 100th birthday: no month/day comparison.
+        latest = reference_date.year - 100
+        return latest - (latest - yy) % 100
     year = reference_date.year - (reference_date.year - yy) % 100
     if year == reference_date.year and (month, day) > (reference_date.month, reference_date.day):
         year -= 100  # the birthday is still to come this year: born in the previous century
-    return year - 100 if plus else year
+    return year
 
 
 def normalise(value: str, reference_date: dt.date) -> str:
@@ -194,18 +202,27 @@ def _age(born: dt.date, on: dt.date) -> int:
 def format_forms(normalised12: str, reference_date: dt.date) -> list[str]:
     """Every written form of the number as of the reference date.
 
-    Always the 12-digit forms without and with '-'. The 10-digit forms (plain, and with '-' under 100
-    or '+' from 100 years of age) are included only when they read back to the same number, i.e. when
-    the person is born on or before the reference date and is under 200 years old.
+    Always the 12-digit forms without and with '-'. The 10-digit forms are included only when the
+    person is born on or before the reference date and they read back to the same number:
+
+    * under 100 years of age: the plain form and the '-' form;
+    * from the calendar year of the 100th birthday (reference year - birth year >= 100) up to the
+      calendar year of the 199th: only the '+' form, which is how the person writes it. (Before the
+      birthday in the 100th year the '-' form still reads back too, but it is no longer how the
+      number is written.)
     """
     born = birth_date(normalised12)
     short = normalised12[2:]
     forms = [normalised12, f"{normalised12[:8]}-{normalised12[8:]}"]
-    if born <= reference_date and _age(born, reference_date) < 200:
-        separator = "+" if _age(born, reference_date) >= 100 else "-"
-        if separator == "-":
-            forms.append(short)  # no separator reads as '-', so the plain form only fits the under-100s
-        forms.append(f"{short[:6]}{separator}{short[6:]}")
+    if born > reference_date:
+        return forms
+    calendar_age = reference_date.year - born.year
+    if calendar_age >= 100:
+        if calendar_age < 200:
+            forms.append(f"{short[:6]}+{short[6:]}")
+    else:
+        forms.append(short)  # no separator reads as '-'
+        forms.append(f"{short[:6]}-{short[6:]}")
     return forms
 
 

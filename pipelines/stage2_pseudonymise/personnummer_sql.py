@@ -9,7 +9,7 @@ SELECT statement made of a CTE chain
 * ``fields``, ``numbers``, ``split`` - strip the separator and read the digits once as a BIGINT;
   every field (year, month, day, check digit) is then integer arithmetic, which DuckDB vectorises
   far better than repeated ``substr`` + cast;
-* ``resolve``  - infer the century for 10 digits;
+* ``resolve``  - infer the century for 10 digits (``+``: from the calendar year of the 100th birthday);
 * ``validate`` - pick the first failing rule as ``pnr_problem`` (the Luhn digit is integer arithmetic);
 
 and a final projection: the kept columns, then ``OUTPUT_COLUMNS`` in that order. A CTE chain was
@@ -116,10 +116,12 @@ split AS (
 resolve AS (
     SELECT *,
         CASE WHEN _ndigits = 12 THEN _n // 100000000
+             -- '+' from the calendar year of the 100th birthday: latest year <= ref year - 100 ending in YY
+             WHEN _plus THEN year(_ref) - 100 - ((year(_ref) - 100 - _yy) % 100 + 100) % 100
+             -- '-' or none: latest year <= ref year ending in YY whose birthday is not after the ref date
              ELSE year(_ref) - ((year(_ref) - _yy) % 100 + 100) % 100
                   - CASE WHEN _yy = year(_ref) % 100 AND _month * 100 + _day > month(_ref) * 100 + day(_ref)
                          THEN 100 ELSE 0 END
-                  - CASE WHEN _plus THEN 100 ELSE 0 END
         END AS _year
     FROM split
 ),

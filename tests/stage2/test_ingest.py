@@ -166,7 +166,11 @@ def test_unchanged_month_is_not_redone_but_a_change_is(home: Paths, key, monkeyp
     first = load_month("2025-03", key, home)
     again = load_month("2025-03", key, home)
     assert (first.skipped_unchanged, again.skipped_unchanged) == (False, True)
-    assert (again.accepted, again.quarantined, again.reasons) == (first.accepted, first.quarantined, first.reasons)
+    assert (again.accepted, again.quarantined, again.reasons) == (
+        first.accepted,
+        first.quarantined,
+        first.reasons,
+    )
     write_comma(
         home.landing / "1480_2025-03.csv",
         [["1480", "K1", dash10(KID), "06.03.2025", "Skola", "B3", "Inleds", "07.03.2025", ""]],

@@ -157,6 +157,8 @@ def test_load_key_from_files(tmp_path: Path) -> None:
         "00" * 64,
         "not a key at all!",
     ],
+    # Fixed ids: random values in test ids make pytest-xdist workers collect different test lists.
+    ids=["hex_31_bytes", "base64_31_bytes", "identical_bytes", "zero_bytes", "not_a_key"],
 )
 def test_unusable_keys_are_rejected(value: str) -> None:
     with pytest.raises(InvalidKeyError) as caught:

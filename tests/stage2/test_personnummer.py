@@ -12,6 +12,7 @@ from pipelines.stage2_pseudonymise import personnummer as pnr
 from tests.strategies import (
     child_numbers,
     coordination_numbers,
+    hundredth_year_numbers,
     nasty_strings,
     people_numbers,
     reference_dates,
@@ -42,7 +43,8 @@ def test_every_written_form_normalises_to_the_same_number(
 def test_all_forms_of_anyone_under_200_read_back(case: tuple[str, dt.date]) -> None:
     number, reference = case
     forms = pnr.format_forms(number, reference)
-    # 12 plain, 12 with '-', and 10 plain + 10 with '-' (under 100) or only 10 with '+' (100-199).
+    # 12 plain, 12 with '-', and 10 plain + 10 with '-' (under 100) or only 10 with '+' (from the
+    # calendar year of the 100th birthday to that of the 199th).
     assert len(forms) == (4 if "-" in forms[-1][-5:] else 3)
     assert {pnr.normalise(form, reference) for form in forms} == {number}
 
@@ -130,6 +132,62 @@ def test_plus_form_of_a_centenarian() -> None:
     assert pnr.normalise(f"{number[2:8]}+{number[8:]}", REFERENCE) == number
     assert pnr.normalise(f"{number[2:8]}-{number[8:]}", REFERENCE) == "20" + number[2:]
     assert f"{number[2:8]}+{number[8:]}" in pnr.format_forms(number, REFERENCE)
+
+
+# '+' from the calendar year of the 100th birthday (DOMAIN.md), not from the birthday itself.
+TURNS_100_IN_DECEMBER = dt.date(1925, 12, 1)
+
+
+def test_plus_form_in_the_year_of_the_100th_birthday_before_the_birthday() -> None:
+    number = pnr.generate(TURNS_100_IN_DECEMBER, 457)
+    plus, dash = f"{number[2:8]}+{number[8:]}", f"{number[2:8]}-{number[8:]}"
+    # On 2025-06-01 the person is 99, but 2025 is the year they turn 100: their form is '+'.
+    assert pnr.normalise(plus, REFERENCE) == number
+    # The '-' form (and the plain one) still reads back to the same 12 digits before the birthday.
+    assert pnr.normalise(dash, REFERENCE) == number
+    assert pnr.normalise(number[2:], REFERENCE) == number
+    # The written 10-digit form in that year is only '+'.
+    assert pnr.format_forms(number, REFERENCE) == [number, f"{number[:8]}-{number[8:]}", plus]
+
+
+@pytest.mark.parametrize(
+    "reference", [dt.date(2025, 1, 1), dt.date(2025, 11, 30), dt.date(2025, 12, 1), dt.date(2025, 12, 31)]
+)
+def test_plus_form_reads_back_all_year_of_the_100th_birthday(reference: dt.date) -> None:
+    number = pnr.generate(TURNS_100_IN_DECEMBER, 457)
+    assert pnr.normalise(f"{number[2:8]}+{number[8:]}", reference) == number
+
+
+def test_plus_form_before_the_year_of_the_100th_birthday_is_a_century_earlier() -> None:
+    number = pnr.generate(TURNS_100_IN_DECEMBER, 457)
+    # On 2024-12-31 the person will turn 99 only: a '+' with these digits is someone born in 1825.
+    assert pnr.normalise(f"{number[2:8]}+{number[8:]}", dt.date(2024, 12, 31)) == "18" + number[2:]
+    assert pnr.normalise(f"{number[2:8]}-{number[8:]}", dt.date(2024, 12, 31)) == number
+    assert f"{number[2:8]}+{number[8:]}" not in pnr.format_forms(number, dt.date(2024, 12, 31))
+
+
+def test_dash_form_after_the_100th_birthday_is_a_newborn() -> None:
+    number = pnr.generate(TURNS_100_IN_DECEMBER, 457)
+    after = dt.date(2025, 12, 2)
+    assert pnr.normalise(f"{number[2:8]}-{number[8:]}", after) == "20" + number[2:]
+    assert pnr.normalise(f"{number[2:8]}+{number[8:]}", after) == number
+
+
+def test_plus_form_up_to_the_year_of_the_199th_birthday() -> None:
+    number = pnr.generate(TURNS_100_IN_DECEMBER, 457)
+    plus = f"{number[2:8]}+{number[8:]}"
+    assert pnr.normalise(plus, dt.date(2124, 12, 31)) == number
+    assert plus in pnr.format_forms(number, dt.date(2124, 1, 1))
+    # From the calendar year of the 200th birthday the same '+' digits are someone born in 2025.
+    assert pnr.normalise(plus, dt.date(2125, 1, 1)) == "20" + number[2:]
+    assert pnr.format_forms(number, dt.date(2125, 1, 1)) == [number, f"{number[:8]}-{number[8:]}"]
+
+
+@given(hundredth_year_numbers())
+def test_plus_form_reads_back_in_the_hundredth_year(case: tuple[str, dt.date]) -> None:
+    number, reference = case
+    assert pnr.normalise(f"{number[2:8]}+{number[8:]}", reference) == number
+    assert pnr.format_forms(number, reference)[2:] == [f"{number[2:8]}+{number[8:]}"]
 
 
 def test_born_on_the_reference_date_is_age_zero() -> None:

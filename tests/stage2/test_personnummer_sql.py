@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from pipelines.stage2_pseudonymise import personnummer as pnr
 from pipelines.stage2_pseudonymise.personnummer_sql import OUTPUT_COLUMNS, normalise_select
-from tests.strategies import WHITESPACE, mixed_values
+from tests.strategies import WHITESPACE, hundredth_year_numbers, mixed_values
 
 Row = tuple[str | None, dt.date | None]
 
@@ -118,6 +118,7 @@ def test_sql_agrees_with_python_on_seeded_rows(con: duckdb.DuckDBPyConnection) -
 LEAP = pnr.generate(dt.date(2000, 2, 29), 789)
 CHILD = pnr.generate(dt.date(2010, 7, 15), 123)
 OLD = pnr.generate(dt.date(1920, 3, 4), 456)
+TURNS_100 = pnr.generate(dt.date(1925, 12, 1), 457)  # turns 100 in December 2025: writes '+' all 2025
 
 
 @pytest.mark.parametrize(
@@ -129,6 +130,13 @@ OLD = pnr.generate(dt.date(1920, 3, 4), 456)
         (f"{OLD[2:8]}+{OLD[8:]}", dt.date(2025, 6, 1)),
         (f"{OLD[2:8]}-{OLD[8:]}", dt.date(2025, 6, 1)),
         (f"{OLD[:8]}+{OLD[8:]}", dt.date(2025, 6, 1)),
+        (f"{TURNS_100[2:8]}+{TURNS_100[8:]}", dt.date(2025, 6, 1)),
+        (f"{TURNS_100[2:8]}-{TURNS_100[8:]}", dt.date(2025, 6, 1)),
+        (f"{TURNS_100[2:8]}+{TURNS_100[8:]}", dt.date(2025, 1, 1)),
+        (f"{TURNS_100[2:8]}+{TURNS_100[8:]}", dt.date(2025, 12, 31)),
+        (f"{TURNS_100[2:8]}-{TURNS_100[8:]}", dt.date(2025, 12, 2)),
+        (f"{TURNS_100[2:8]}+{TURNS_100[8:]}", dt.date(2024, 12, 31)),
+        (f"{TURNS_100[2:8]}+{TURNS_100[8:]}", dt.date(2125, 1, 1)),
         (LEAP[2:], dt.date(2025, 6, 1)),
         (f"{LEAP[2:8]}+{LEAP[8:]}", dt.date(2025, 6, 1)),
         (LEAP[2:], dt.date(2000, 2, 28)),
@@ -185,3 +193,20 @@ def test_bad_input_never_raises_or_leaks(con: duckdb.DuckDBPyConnection) -> None
         )
     ).fetchall()
     assert [row[1] for row in rows] == ["format", "length"]
+
+
+def test_plus_form_in_the_year_of_the_100th_birthday(con: duckdb.DuckDBPyConnection) -> None:
+    plus = f"{TURNS_100[2:8]}+{TURNS_100[8:]}"
+    dash = f"{TURNS_100[2:8]}-{TURNS_100[8:]}"
+    rows = _run_sql(con, [(plus, dt.date(2025, 6, 1)), (dash, dt.date(2025, 6, 1))])
+    assert [row["pnr_normalised"] for row in rows] == [TURNS_100, TURNS_100]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(hundredth_year_numbers(), min_size=1, max_size=20))
+def test_sql_agrees_in_the_hundredth_year(
+    con: duckdb.DuckDBPyConnection, cases: list[tuple[str, dt.date]]
+) -> None:
+    rows = [(f"{n[2:8]}{sep}{n[8:]}", ref) for n, ref in cases for sep in ("+", "-", "")]
+    _assert_agree(con, rows)
+    assert [row["pnr_normalised"] for row in _run_sql(con, rows)][::3] == [n for n, _ in cases]
