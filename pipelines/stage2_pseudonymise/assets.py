@@ -14,7 +14,7 @@ from dagster import (
 from pipelines.core.atomic import remove_stale_temporaries
 from pipelines.core.partitions import monthly, months_of
 from pipelines.core.settings import paths
-from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, MonthLoad, load_month
+from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, MonthLoad, load_month, unrecognised_files
 from pipelines.stage2_pseudonymise.keyed_hash import load_key
 
 RECONCILED = "every_row_accounted_for"
@@ -49,6 +49,12 @@ def pseudonymised_reports(context: AssetExecutionContext) -> MaterializeResult:
     removed = remove_stale_temporaries(home.data)
     if removed:
         context.log.warning(f"Removed {removed} temporary outputs left by an interrupted earlier run.")
+    ignored = unrecognised_files(home.landing)
+    if ignored:
+        context.log.warning(
+            f"{len(ignored)} landing files are not named <kommunkod>_<YYYY-MM>.csv|.txt|.xlsx and were not "
+            f"loaded: {', '.join(ignored[:10])}{' …' if len(ignored) > 10 else ''}"
+        )
     loads = [load_month(month, key, home) for month in months_of(context)]
     for load in loads:
         if not load.files:
@@ -59,7 +65,7 @@ def pseudonymised_reports(context: AssetExecutionContext) -> MaterializeResult:
             f"{load.accepted} rows accepted, {load.quarantined} quarantined{unchanged}"
         )
     return MaterializeResult(
-        metadata=_metadata(loads, key.key_id),
+        metadata=_metadata(loads, key.key_id) | {"landing_files_not_recognised": len(ignored)},
         check_results=[_reconcile(home, [load.month for load in loads])],
     )
 

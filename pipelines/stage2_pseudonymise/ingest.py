@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes
 from pipelines.core.atomic import atomic_dir
 from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import code_table, quarantine_reasons
-from pipelines.core.settings import Paths
+from pipelines.core.settings import Paths, settings
 from pipelines.stage1_landing.read import FileRejected, Landed, parse_file_name, read_extract
 from pipelines.stage2_pseudonymise.keyed_hash import PseudonymKey, pseudonymise
 from pipelines.stage2_pseudonymise.suggest import suggestions
@@ -102,6 +102,24 @@ def landing_files(landing: Path, month: str) -> list[Path]:
     return found
 
 
+def unrecognised_files(landing: Path) -> list[str]:
+    """Landing files whose name gives no municipality and month: they cannot be loaded, so say so.
+
+    Names are masked like any other text: a file could be named after a child's personnummer.
+    """
+    if not landing.exists():
+        return []
+    pattern = re.compile(settings()["masking"]["identifier_regex"])
+    names = []
+    for path in sorted(landing.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            try:
+                parse_file_name(path)
+            except FileRejected:
+                names.append(pattern.sub("XXXXXX-XXXX", path.name))
+    return names
+
+
 def sha256_of(path: Path) -> str:
     digest = hashes.Hash(hashes.SHA256())
     with path.open("rb") as fh:
@@ -155,7 +173,9 @@ def previous_load(paths: Paths, month: str, key: PseudonymKey, files: list[Path]
     ledger = con.sql(f"SELECT * FROM read_parquet('{ledger_path}')").to_arrow_table().to_pylist()
     if {(r["source_file"], r["sha256"]) for r in ledger} != {(p.name, sha256_of(p)) for p in files}:
         return None
-    keys = con.execute(f"SELECT DISTINCT key_id FROM read_parquet('{reports_path}') WHERE key_id IS NOT NULL").fetchall()
+    keys = con.execute(
+        f"SELECT DISTINCT key_id FROM read_parquet('{reports_path}') WHERE key_id IS NOT NULL"
+    ).fetchall()
     if keys and keys != [(key.key_id,)]:
         return None
     result = MonthLoad(month=month, skipped_unchanged=True)
