@@ -180,3 +180,12 @@ def test_unchanged_month_is_not_redone_but_a_change_is(home: Paths, key, monkeyp
     assert {r["report_id"]: r["outcome"] for r in _rows(home, "2025-03", REPORTS_FILE)}["K1"] == "inleds"
     monkeypatch.setenv("OROSTAT_KEY", secrets.token_hex(32))
     assert not load_month("2025-03", load_key(), home).skipped_unchanged  # a new key rebuilds
+
+
+def test_badly_named_landing_files_are_reported_masked(home: Paths) -> None:
+    from pipelines.stage2_pseudonymise.ingest import unrecognised_files
+
+    (home.landing / "mars export.csv").write_text("x")
+    (home.landing / f"{dash12(KID)}.csv").write_text("x")
+    (home.landing / ".hidden").write_text("x")
+    assert sorted(unrecognised_files(home.landing)) == ["XXXXXX-XXXX.csv", "mars export.csv"]
