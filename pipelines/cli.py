@@ -162,9 +162,9 @@ def _print_summary(as_of: str) -> None:
 
     path = paths().statistics / "reports" / f"as_of_month={as_of}" / "data.parquet"
     rows = duckdb.execute(
-        f"""SELECT strftime(month_received, '%Y-%m'), reports, distinct_children, reports_per_child,
+        f"""SELECT period, reports, distinct_children, reports_per_child,
                    decided, investigation_rate, share_decided_within_deadline, undecided
-            FROM read_parquet('{path}') WHERE geo_level = 'riket' ORDER BY 1"""
+            FROM read_parquet('{path}') WHERE geo_level = 'riket' ORDER BY period_type, period"""
     ).fetchall()
     import pyarrow.parquet as pq
 

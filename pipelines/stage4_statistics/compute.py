@@ -47,10 +47,13 @@ def statistic_sql(name: str, register: str, as_of_month: str) -> str:
     where = f"WHERE {table['filter']}" if table.get("filter") else ""
     dim_names = list(dims)
     sets, level_cases, code_cases = [], [], []
-    for level in table["geographies"]:
-        g = geos[level]
-        keys = ["month_received", *([g["group_by"]] if g["group_by"] else []), *dim_names]
-        sets.append("(" + ", ".join(keys) + ")")
+    # Years are aggregated from the register, not summed from months: a child reported in March and
+    # in May is one distinct child in the year.
+    for period in spec["periods"]:
+        for level in table["geographies"]:
+            g = geos[level]
+            keys = [f"period_{period}", *([g["group_by"]] if g["group_by"] else []), *dim_names]
+            sets.append("(" + ", ".join(keys) + ")")
     # The finest level is tested first: grouping() is 0 for a column that is grouped on.
     for level in reversed(table["geographies"]):
         g = geos[level]
@@ -59,30 +62,33 @@ def statistic_sql(name: str, register: str, as_of_month: str) -> str:
         code_cases.append(f"WHEN {test} THEN {g['code']}")
     base, derived = _measures(table)
     dim_select = "".join(f", {d}" for d in dim_names)
+    period_type = " ".join(f"WHEN grouping(period_{p}) = 0 THEN '{p}'" for p in spec["periods"])
+    period_value = "coalesce(" + ", ".join(f"period_{p}" for p in spec["periods"]) + ")"
     agg = f"""
-      SELECT month_received,
+      SELECT CASE {period_type} END AS period_type, {period_value} AS period,
         CASE {" ".join(level_cases)} END AS geo_level,
         CASE {" ".join(code_cases)} END AS geo_code{dim_select},
         {", ".join(base)}
-      FROM (SELECT *{"".join(", " + c for c in source_cols)} FROM {register} {where})
+      FROM (SELECT *, strftime(month_received, '%Y-%m') AS period_month, strftime(month_received, '%Y') AS period_year
+                   {"".join(", " + c for c in source_cols)} FROM {register} {where})
       GROUP BY GROUPING SETS ({", ".join(sets)})"""
     body = _complete_grid(agg, dims, table) if dims else agg
     names = ", ".join(n for n, m in table["measures"].items() if "sql" in m)
     extra = (", " + ", ".join(derived)) if derived else ""
     return f"""
     WITH agg AS ({body})
-    SELECT '{as_of_month}' AS as_of_month, a.month_received, a.geo_level, a.geo_code,
+    SELECT '{as_of_month}' AS as_of_month, a.period_type, a.period, a.geo_level, a.geo_code,
            coalesce(m.municipality_name_short, c.county_name, 'Riket') AS geo_name{dim_select},
            {names}{extra}
     FROM agg a
     LEFT JOIN ref_municipalities m ON a.geo_level = 'kommun' AND m.municipality_code = a.geo_code
     LEFT JOIN ref_counties c ON a.geo_level = 'lan' AND c.county_code = a.geo_code
-    ORDER BY a.month_received, a.geo_level, a.geo_code{dim_select}
+    ORDER BY a.period_type, a.period, a.geo_level, a.geo_code{dim_select}
     """
 
 
 def _complete_grid(agg: str, dims: dict[str, dict], table: dict[str, Any]) -> str:
-    """Every (month, geography) that has reports × every code of every dimension; absent cells are 0."""
+    """Every (period, geography) that has reports × every code of every dimension; absent cells are 0."""
     cross = " CROSS JOIN ".join(f"(SELECT code AS {d} FROM code_{spec['codes']})" for d, spec in dims.items())
     dim_list = ", ".join(dims)
     zeros = ", ".join(
@@ -90,9 +96,9 @@ def _complete_grid(agg: str, dims: dict[str, dict], table: dict[str, Any]) -> st
     )
     return f"""
       WITH a0 AS ({agg})
-      SELECT g.month_received, g.geo_level, g.geo_code, {", ".join("g." + d for d in dims)}, {zeros}
-      FROM (SELECT * FROM (SELECT DISTINCT month_received, geo_level, geo_code FROM a0) CROSS JOIN {cross}) g
-      LEFT JOIN a0 a USING (month_received, geo_level, geo_code, {dim_list})"""
+      SELECT g.period_type, g.period, g.geo_level, g.geo_code, {", ".join("g." + d for d in dims)}, {zeros}
+      FROM (SELECT * FROM (SELECT DISTINCT period_type, period, geo_level, geo_code FROM a0) CROSS JOIN {cross}) g
+      LEFT JOIN a0 a USING (period_type, period, geo_level, geo_code, {dim_list})"""
 
 
 def connect() -> duckdb.DuckDBPyConnection:

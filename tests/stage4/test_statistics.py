@@ -60,8 +60,12 @@ def _read(home: Paths, name: str) -> pd.DataFrame:
     return duckdb.sql(f"SELECT * FROM read_parquet('{path}')").df()
 
 
-def _level(df: pd.DataFrame, level: str) -> pd.DataFrame:
-    return df[df.geo_level == level]
+def _level(df: pd.DataFrame, level: str, period_type: str = "month") -> pd.DataFrame:
+    return df[(df.geo_level == level) & (df.period_type == period_type)]
+
+
+def _with_period(register: pd.DataFrame) -> pd.DataFrame:
+    return register.assign(period=[m.strftime("%Y-%m") for m in register.month_received])
 
 
 @pytest.fixture
@@ -75,28 +79,33 @@ def statistics_home(tmp_path, monkeypatch) -> Paths:
 def test_reports_table_matches_pandas(statistics_home: Paths, seed: int, n: int) -> None:
     register = _random_register(seed, n)
     _write(statistics_home, register)
+    register = _with_period(register)
     build_statistic(statistics_home, "reports", "2025-03")
     stats = _read(statistics_home, "reports")
     for level, key in [("kommun", "municipality_code"), ("lan", "county_code")]:
-        got = _level(stats, level).set_index(["month_received", "geo_code"]).sort_index()
-        grouped = register.groupby(["month_received", key])
+        got = _level(stats, level).set_index(["period", "geo_code"]).sort_index()
+        grouped = register.groupby(["period", key])
         assert got["reports"].tolist() == grouped.size().sort_index().tolist()
         assert got["distinct_children"].tolist() == grouped["child_pseudonym"].nunique().sort_index().tolist()
         assert (
             got["opened"].tolist()
             == grouped["outcome"].apply(lambda s: (s == "inleds").sum()).sort_index().tolist()
         )
-    national = _level(stats, "riket").set_index("month_received").sort_index()
-    by_month = register.groupby("month_received")
+    national = _level(stats, "riket").set_index("period").sort_index()
+    by_month = register.groupby("period")
     decided = by_month["decided"].sum()
     opened = by_month["outcome"].apply(lambda s: (s == "inleds").sum())
     expected_rate = (opened / decided.where(decided > 0)).round(4)
     assert national["investigation_rate"].fillna(-1).tolist() == expected_rate.fillna(-1).tolist()
-    within = register[register.decided & (register.days_to_decision <= 14)].groupby("month_received").size()
-    expected_within = [int(within.get(month.date(), 0)) for month in national.index]
+    within = register[register.decided & (register.days_to_decision <= 14)].groupby("period").size()
+    expected_within = [int(within.get(month, 0)) for month in national.index]
     assert national["decided_within_deadline"].tolist() == expected_within
     # Distinct children nationally count a child reported in two municipalities once.
     assert national["distinct_children"].tolist() == by_month["child_pseudonym"].nunique().tolist()
+    # The year is computed from the register: a child reported in two months is one child in the year.
+    (year,) = _level(stats, "riket", "year").itertuples()
+    assert (year.period, year.reports) == ("2025", n)
+    assert year.distinct_children == register.child_pseudonym.nunique()
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -110,18 +119,18 @@ def test_category_tables_are_complete_grids_and_count_each_cause(statistics_home
     national = _level(causes, "riket").groupby("cause_group")["reports"].sum()
     expected = register.explode("cause_groups").groupby("cause_groups").size()
     assert national.to_dict() == expected.reindex(national.index, fill_value=0).to_dict()
-    cells_per_geo = causes.groupby(["month_received", "geo_level", "geo_code"]).size()
+    cells_per_geo = causes.groupby(["period_type", "period", "geo_level", "geo_code"]).size()
     assert set(cells_per_geo) == {len(codes("cause_groups"))}
     reporters = _read(statistics_home, "reports_by_reporter")
     reports = _read(statistics_home, "reports")
-    merged = reporters.groupby(["month_received", "geo_level", "geo_code"])["reports"].sum()
+    merged = reporters.groupby(["period_type", "period", "geo_level", "geo_code"])["reports"].sum()
     assert (
         merged.to_dict()
-        == reports.set_index(["month_received", "geo_level", "geo_code"])["reports"].to_dict()
+        == reports.set_index(["period_type", "period", "geo_level", "geo_code"])["reports"].to_dict()
     )
     age_sex = _read(statistics_home, "reports_by_age_sex")
     assert set(age_sex.geo_level) == {"riket"}
-    assert age_sex.reports.sum() == register.child_identified.sum()
+    assert age_sex[age_sex.period_type == "month"].reports.sum() == register.child_identified.sum()
 
 
 def test_written_schema_matches_the_output_contract(statistics_home: Paths) -> None:
