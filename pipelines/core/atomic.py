@@ -53,10 +53,24 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def remove_stale_temporaries(folder: Path) -> int:
-    """Delete leftovers of writes interrupted by a crash (``.tmp-*``/``.old-*``); return how many."""
+    """Recover from writes interrupted by a crash; return how many leftovers were dealt with.
+
+    ``.tmp-*`` are unfinished new versions: deleted. ``.old-<name>-*`` is the previous version moved
+    aside just before the swap: if the crash came before the new version took its place, it is put
+    back (the last good state wins), otherwise it is deleted.
+    """
     if not folder.exists():
         return 0
-    stale = [p for p in folder.rglob(".tmp-*")] + [p for p in folder.rglob(".old-*")]
-    for path in stale:
+    handled = 0
+    for path in sorted(folder.rglob(".old-*")):
+        name = path.name[len(".old-") :].rsplit("-", 1)[0]
+        target = path.parent / name
+        if not target.exists():
+            os.replace(path, target)
+        else:
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+        handled += 1
+    for path in sorted(folder.rglob(".tmp-*")):
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-    return len(stale)
+        handled += 1
+    return handled
