@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from pipelines.core import db
 from pipelines.core.settings import paths
 
 
@@ -128,7 +129,7 @@ def _check_months(first: str, last: str) -> str | None:
 
 
 def _latest_loaded() -> str | None:
-    folders = sorted(paths().register.glob("as_of_month=*")) if paths().register.exists() else []
+    folders = sorted(paths().register.glob("extract_month=*")) if paths().register.exists() else []
     return folders[-1].name.split("=")[1] if folders else None
 
 
@@ -137,7 +138,7 @@ def _print_outputs(as_of: str) -> None:
     print("\nOutputs (INTERNAL statistics: not disclosure-controlled, do not publish):")
     for label, folder in [
         ("pseudonymised reports, quarantine, ledger", home.pseudonymised),
-        ("report register", home.register),
+        ("report register (one partition per extract month)", home.register),
         ("statistics (Parquet, hive-partitioned by as_of_month)", home.statistics),
     ]:
         print(f"  {label:55} {folder}")
@@ -156,16 +157,15 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _print_summary(as_of: str) -> None:
-    import duckdb
     from rich.console import Console
     from rich.table import Table
 
     path = paths().statistics / "reports" / f"as_of_month={as_of}" / "data.parquet"
-    rows = duckdb.execute(
+    rows = db.rows(
         f"""SELECT period, reports, distinct_children, reports_per_child,
                    decided, investigation_rate, share_decided_within_deadline, undecided
             FROM read_parquet('{path}') WHERE geo_level = 'riket' ORDER BY period_type, period"""
-    ).fetchall()
+    )
     import pyarrow.parquet as pq
 
     label = (pq.ParquetFile(path).schema_arrow.metadata or {}).get(b"data", b"real").decode()

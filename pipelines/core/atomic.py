@@ -46,10 +46,10 @@ def atomic_file(target: Path) -> Iterator[Path]:
 
 
 def _fsync_tree(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as fh:
-                os.fsync(fh.fileno())
+    """Make the new version durable before it is swapped in. One sync() costs far less than an
+    fsync per file when a month holds hundreds of small feedback files."""
+    del folder  # sync() covers it; the argument says what must be durable
+    os.sync()
 
 
 def remove_stale_temporaries(folder: Path) -> int:

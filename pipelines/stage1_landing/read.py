@@ -19,7 +19,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -132,7 +131,8 @@ def check_delivery(rows: pa.Table, municipality: str, period: str) -> None:
             f"{municipality} in the file name.",
         )
     _, end, lookback = month_bounds(period)
-    dates = pc.drop_null(rows.column("date_received"))
+    formats = dialects()[rows.column("dialect")[0].as_py()]["date_formats"] if rows.num_rows else ["%Y-%m-%d"]
+    dates = pc.cast(pc.drop_null(rough_dates(rows.column("date_received_raw"), formats)), pa.date32())
     inside = pc.sum(
         pc.and_(pc.greater_equal(dates, pa.scalar(lookback)), pc.less_equal(dates, pa.scalar(end)))
     )
@@ -359,9 +359,10 @@ def _to_contract(table: pa.Table, header: list[str], mapping: dict[str, str], di
         out[name] = _blank_to_null(column)
     for name, words in (dialect.get("values") or {}).items():
         out[name] = _map_words(out[name], words)
+    # Dates stay text here; stage 2 parses the whole month at once, strictly, per dialect.
     for name in ("date_received", "decision_date"):
-        out[f"{name}_raw"] = out[name]
-        out[name] = parse_dates(out[name], dialect["date_formats"])
+        out[f"{name}_raw"] = out.pop(name)
+    out["dialect"] = pa.array([dialect["dialect"]] * n, pa.string())
     # Split into a list in SQL (stage 2), where trimming and dropping empty parts is one expression.
     out["list_separator"] = pa.array([dialect.get("list_separator", ",")] * n, pa.string())
     return pa.table(out)
@@ -380,20 +381,7 @@ def _map_words(column: pa.Array, words: dict[str, str]) -> pa.Array:
     return pc.coalesce(pc.take(codes, index), column)
 
 
-def parse_dates(column: pa.Array, formats: list[str]) -> pa.Array:
-    """Strict parsing: the first format that fits wins; an impossible date (30 February) is null.
-
-    DuckDB's try_strptime is used because pyarrow's strptime silently rolls 2025-02-30 into March.
-    The raw text is kept beside the parsed date, for the analyst's feedback.
-    """
-    fmts = "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in formats) + "]"
-    _DATES.register("raw_dates", pa.table({"v": column}))
-    try:
-        parsed = _DATES.sql(f"SELECT try_strptime(v, {fmts})::DATE AS d FROM raw_dates").to_arrow_table()
-    finally:
-        _DATES.unregister("raw_dates")
-    return parsed.column("d").combine_chunks() if parsed.num_rows else pa.array([], pa.date32())
-
-
-# One in-memory connection for date parsing: opening one per file would cost more than the parse.
-_DATES = duckdb.connect(":memory:")
+def rough_dates(column: pa.Array, formats: list[str]) -> pa.Array:
+    """Lenient parse, only to judge which month a file is about (the strict parse is stage 2's)."""
+    parsed = [pc.strptime(column, format=f, unit="s", error_is_null=True) for f in formats]
+    return pc.coalesce(*parsed) if len(parsed) > 1 else parsed[0]

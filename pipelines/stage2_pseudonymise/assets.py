@@ -1,6 +1,5 @@
 """Dagster asset for stage 2: the month's extracts, validated and pseudonymised."""
 
-import duckdb
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -11,6 +10,7 @@ from dagster import (
     asset,
 )
 
+from pipelines.core import db
 from pipelines.core.atomic import remove_stale_temporaries
 from pipelines.core.partitions import monthly, months_of
 from pipelines.core.settings import paths
@@ -91,11 +91,11 @@ def _metadata(loads: list[MonthLoad], key_id: str) -> dict[str, object]:
 def _reconcile(home, months: list[str]) -> AssetCheckResult:
     """Read the ledgers back: every loaded file's rows must be accepted or quarantined, none lost."""
     ledgers = [str(home.extract_month(m) / LEDGER_FILE) for m in months]
-    bad, files, rows_in = duckdb.execute(
+    bad, files, rows_in = db.one(
         f"""SELECT count(*) FILTER (WHERE status = 'inläst' AND rows_in <> accepted + quarantined),
                    count(*) FILTER (WHERE status = 'inläst'), coalesce(sum(rows_in), 0)
             FROM read_parquet({ledgers}, union_by_name = true)"""
-    ).fetchone()
+    )
     return AssetCheckResult(
         check_name=RECONCILED,
         passed=bad == 0,

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import quarantine_reasons
@@ -27,66 +29,69 @@ def _rules() -> dict[str, dict]:
     return {r["code"]: r for r in spec["rules"] + spec.get("structural", [])}
 
 
-def problems(con: duckdb.DuckDBPyConnection, source_file: str) -> list[dict[str, Any]]:
-    """Per reason: how many rows, the first row numbers, the field, the texts and what is expected."""
+def problems_by_file(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
+    """Per file and reason: rows, first row numbers, field, texts, what is expected (one query)."""
     rows = con.execute(
-        f"""SELECT r, count(*) AS n, list(row_number ORDER BY row_number)[1:{LISTED_ROWS}]
-            FROM (SELECT unnest(reasons) AS r, row_number FROM quarantine_out WHERE source_file = ?)
-            GROUP BY r ORDER BY n DESC, r""",
-        [source_file],
+        f"""SELECT source_file, r, count(*) AS n, list(row_number ORDER BY row_number)[1:{LISTED_ROWS}]
+            FROM (SELECT source_file, unnest(reasons) AS r, row_number FROM quarantine_out)
+            GROUP BY source_file, r ORDER BY source_file, n DESC, r"""
     ).fetchall()
     rules = _rules()
+    found: dict[str, list[dict[str, Any]]] = {}
+    for source_file, code, n, numbers in rows:
+        rule = rules.get(code, {})
+        found.setdefault(source_file, []).append(
+            {
+                "code": code,
+                "field": rule.get("field", ""),
+                "rows": n,
+                "row_numbers": list(numbers),
+                "text_sv": rule.get("sv", code),
+                "text_en": rule.get("en", code),
+                "expected_sv": expand(rule.get("expected", "")),
+                "expected_en": expand(rule.get("expected_en", "")),
+            }
+        )
+    return found
+
+
+def summaries(landed: list[Landed], con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Machine-readable feedback for every read file (aggregates and row numbers only)."""
+    problems = problems_by_file(con)
+    bad = dict(con.execute("SELECT source_file, count(*) FROM quarantine_out GROUP BY ALL").fetchall())
     return [
         {
-            "code": code,
-            "field": rules.get(code, {}).get("field", ""),
-            "rows": n,
-            "row_numbers": list(numbers),
-            "text_sv": rules.get(code, {}).get("sv", code),
-            "text_en": rules.get(code, {}).get("en", code),
-            "expected_sv": expand(rules.get(code, {}).get("expected", "")),
-            "expected_en": expand(rules.get(code, {}).get("expected_en", "")),
+            "file": item.path.name,
+            "status": "inläst",
+            "municipality_code": item.municipality_code,
+            "period": item.period,
+            "dialect": item.dialect,
+            "encoding": item.encoding,
+            "rows_in": item.records,
+            "accepted": item.records - bad.get(item.path.name, 0),
+            "quarantined": bad.get(item.path.name, 0),
+            "ignored_columns": item.ignored_columns,
+            "problems": problems.get(item.path.name, []),
         }
-        for code, n, numbers in rows
+        for item in landed
     ]
-
-
-def summary(landed: Landed, con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Machine-readable feedback for one read file (aggregates and row numbers only)."""
-    name = landed.path.name
-    (bad,) = con.execute("SELECT count(*) FROM quarantine_out WHERE source_file = ?", [name]).fetchone()
-    return {
-        "file": name,
-        "status": "inläst",
-        "municipality_code": landed.municipality_code,
-        "period": landed.period,
-        "dialect": landed.dialect,
-        "encoding": landed.encoding,
-        "rows_in": landed.records,
-        "accepted": landed.records - bad,
-        "quarantined": bad,
-        "ignored_columns": landed.ignored_columns,
-        "problems": problems(con, name),
-    }
 
 
 def rejection(path: Path, err: FileRejected) -> dict[str, Any]:
     return {"file": path.name, "status": "avvisad", "rejection_code": err.code, "rejection_message": str(err)}
 
 
-def write_feedback(folder: Path, feedback: dict[str, Any], rows_csv: bool, con=None) -> None:
-    """``<file>.json`` always; ``<file>.csv`` with the quarantined rows when the file was read."""
+def write_feedback(folder: Path, feedback: list[dict[str, Any]], quarantine: pa.Table | None) -> None:
+    """``<file>.json`` for every file; ``<file>.csv`` with its quarantined rows where there are any."""
     from pipelines.stage2_pseudonymise.ingest import write_analyst_csv
 
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{feedback['file']}.json").write_text(
-        json.dumps(feedback, ensure_ascii=False, indent=2), "utf-8"
-    )
-    if rows_csv and con is not None:
-        table = con.sql(
-            f"SELECT * FROM quarantine_out WHERE source_file = '{feedback['file'].replace(chr(39), chr(39) * 2)}'"
-        ).to_arrow_table()
-        write_analyst_csv(table, folder / f"{feedback['file']}.csv")
+    for item in feedback:
+        text = json.dumps(item, ensure_ascii=False, indent=2)
+        (folder / f"{item['file']}.json").write_text(text, "utf-8")
+        if quarantine is not None and item.get("quarantined"):
+            rows = quarantine.filter(pc.equal(quarantine.column("source_file"), item["file"]))
+            write_analyst_csv(rows, folder / f"{item['file']}.csv")
 
 
 def validate_file(path: Path, english: bool = False, feedback: Path | None = None) -> int:
@@ -112,7 +117,7 @@ def validate_file(path: Path, english: bool = False, feedback: Path | None = Non
     con.register("landed", landed_table([landed]))
     build_checked(con, "landed", *month_bounds(landed.period))
     build_quarantine(con, [landed])
-    result = summary(landed, con)
+    (result,) = summaries([landed], con)
     _print(result, english)
     target = feedback or Path.cwd() / f"aterkoppling_{path.stem}.csv"
     if target.suffix.lower() == ".json":

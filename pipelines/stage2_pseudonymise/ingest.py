@@ -228,9 +228,9 @@ def landed_table(landed: list[Landed]) -> pa.Table:
 def _empty_landed() -> pa.Table:
     from pipelines.stage1_landing.read import TEXT_FIELDS
 
-    names = ["row_number", *TEXT_FIELDS, "date_received_raw", "decision_date_raw", "list_separator"]
+    text = [f for f in TEXT_FIELDS if f not in ("date_received", "decision_date")]
+    names = ["row_number", *text, "date_received_raw", "decision_date_raw", "list_separator", "dialect"]
     schema = {n: pa.string() for n in names} | {"row_number": pa.int32()}
-    schema |= {"date_received": pa.date32(), "decision_date": pa.date32()}
     schema |= {"source_file": pa.string(), "file_municipality_code": pa.string()}
     return pa.table({n: pa.array([], t) for n, t in schema.items()})
 
@@ -377,23 +377,20 @@ def _write_feedback(
     con: duckdb.DuckDBPyConnection, landed: list[Landed], out: Path, result: MonthLoad
 ) -> None:
     """The analyst's feedback for every file, read or rejected, beside the quarantine."""
-    from pipelines.stage2_pseudonymise.feedback import summary, write_feedback
+    from pipelines.stage2_pseudonymise.feedback import summaries, write_feedback
 
-    folder = out / FEEDBACK_FOLDER
-    for item in landed:
-        write_feedback(folder, summary(item, con), rows_csv=True, con=con)
-    for outcome in result.files:
-        if outcome.status == "avvisad":
-            write_feedback(
-                folder,
-                {
-                    "file": outcome.source_file,
-                    "status": "avvisad",
-                    "rejection_code": outcome.rejection_code,
-                    "rejection_message": outcome.rejection_message,
-                },
-                rows_csv=False,
-            )
+    rejected = [
+        {
+            "file": f.source_file,
+            "status": "avvisad",
+            "rejection_code": f.rejection_code,
+            "rejection_message": f.rejection_message,
+        }
+        for f in result.files
+        if f.status == "avvisad"
+    ]
+    quarantine = con.sql("SELECT * FROM quarantine_out").to_arrow_table()
+    write_feedback(out / FEEDBACK_FOLDER, summaries(landed, con) + rejected, quarantine)
 
 
 def _write_ledger(con: duckdb.DuckDBPyConnection, out: Path, result: MonthLoad) -> None:

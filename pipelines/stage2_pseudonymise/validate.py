@@ -12,7 +12,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.core.schemas import codes, quarantine_reasons
+from pipelines.core.schemas import codes, dialects, quarantine_reasons
 from pipelines.core.settings import settings
 from pipelines.stage2_pseudonymise.personnummer_sql import normalise_select
 
@@ -53,6 +53,8 @@ def build_checked(
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE base AS
         SELECT * REPLACE (upper(reporter) AS reporter, lower(outcome) AS outcome),
+          {_date_sql("date_received_raw")} AS date_received,
+          {_date_sql("decision_date_raw")} AS decision_date,
           list_filter(
             list_transform(string_split(coalesce(causes, ''), list_separator), lambda c: upper(trim(c))),
             lambda c: c <> '') AS cause_list,
@@ -84,6 +86,15 @@ def build_checked(
         FROM derived"""
     )
     con.execute("DROP TABLE base; DROP TABLE identified")
+
+
+def _date_sql(raw: str) -> str:
+    """Strict parse in each dialect's formats: an impossible date (30 February) becomes NULL."""
+    cases = []
+    for name, spec in dialects().items():
+        formats = ", ".join("'" + f.replace("'", "''") + "'" for f in spec["date_formats"])
+        cases.append(f"WHEN '{name}' THEN try_strptime({raw}, [{formats}])::DATE")
+    return f"CASE dialect {' '.join(cases)} END"
 
 
 def mask_sql(expression: str) -> str:

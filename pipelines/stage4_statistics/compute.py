@@ -15,7 +15,7 @@ from pipelines.core.atomic import atomic_dir
 from pipelines.core.schemas import code_table, statistics_spec
 from pipelines.core.settings import Paths, settings
 from pipelines.stage2_pseudonymise.validate import expand
-from pipelines.stage3_register.register import read_register
+from pipelines.stage3_register.register import history
 
 STATISTICS_FILE = "data.parquet"
 
@@ -34,8 +34,24 @@ def _measures(spec: dict[str, Any]) -> tuple[list[str], list[str]]:
     return base, derived
 
 
-def statistic_sql(name: str, register: str, as_of_month: str) -> str:
-    """The one query that defines statistic ``name``."""
+def register_as_of(paths: Paths, as_of_months: list[str]) -> str:
+    """A FROM item: the register as of each month in ``as_of_months``, tagged ``as_of_month``.
+
+    Each as-of month covers arrivals in its own year and ``statistics.earlier_years`` before it.
+    """
+    earlier = int(settings()["statistics"]["earlier_years"])
+    months = ", ".join(f"('{m}')" for m in as_of_months)
+    return f"""(
+      SELECT h.* EXCLUDE (valid_to), a.as_of_month
+      FROM {history(paths, max(as_of_months))} h
+      JOIN (VALUES {months}) a(as_of_month)
+        ON h.valid_from <= a.as_of_month AND (h.valid_to IS NULL OR h.valid_to > a.as_of_month)
+      WHERE year(h.month_received) >= CAST(left(a.as_of_month, 4) AS INTEGER) - {earlier}
+    )"""
+
+
+def statistic_sql(name: str, register: str) -> str:
+    """The one query that defines statistic ``name``, for every as-of month in ``register``."""
     spec = statistics_spec()
     table = spec["tables"][name]
     geos = spec["geographies"]
@@ -52,7 +68,12 @@ def statistic_sql(name: str, register: str, as_of_month: str) -> str:
     for period in spec["periods"]:
         for level in table["geographies"]:
             g = geos[level]
-            keys = [f"period_{period}", *([g["group_by"]] if g["group_by"] else []), *dim_names]
+            keys = [
+                "as_of_month",
+                f"period_{period}",
+                *([g["group_by"]] if g["group_by"] else []),
+                *dim_names,
+            ]
             sets.append("(" + ", ".join(keys) + ")")
     # The finest level is tested first: grouping() is 0 for a column that is grouped on.
     for level in reversed(table["geographies"]):
@@ -65,7 +86,7 @@ def statistic_sql(name: str, register: str, as_of_month: str) -> str:
     period_type = " ".join(f"WHEN grouping(period_{p}) = 0 THEN '{p}'" for p in spec["periods"])
     period_value = "coalesce(" + ", ".join(f"period_{p}" for p in spec["periods"]) + ")"
     agg = f"""
-      SELECT CASE {period_type} END AS period_type, {period_value} AS period,
+      SELECT as_of_month, CASE {period_type} END AS period_type, {period_value} AS period,
         CASE {" ".join(level_cases)} END AS geo_level,
         CASE {" ".join(code_cases)} END AS geo_code{dim_select},
         {", ".join(base)}
@@ -77,13 +98,13 @@ def statistic_sql(name: str, register: str, as_of_month: str) -> str:
     extra = (", " + ", ".join(derived)) if derived else ""
     return f"""
     WITH agg AS ({body})
-    SELECT '{as_of_month}' AS as_of_month, a.period_type, a.period, a.geo_level, a.geo_code,
+    SELECT a.as_of_month, a.period_type, a.period, a.geo_level, a.geo_code,
            coalesce(m.municipality_name_short, c.county_name, 'Riket') AS geo_name{dim_select},
            {names}{extra}
     FROM agg a
     LEFT JOIN ref_municipalities m ON a.geo_level = 'kommun' AND m.municipality_code = a.geo_code
     LEFT JOIN ref_counties c ON a.geo_level = 'lan' AND c.county_code = a.geo_code
-    ORDER BY a.period_type, a.period, a.geo_level, a.geo_code{dim_select}
+    ORDER BY a.as_of_month, a.period_type, a.period, a.geo_level, a.geo_code{dim_select}
     """
 
 
@@ -96,9 +117,11 @@ def _complete_grid(agg: str, dims: dict[str, dict], table: dict[str, Any]) -> st
     )
     return f"""
       WITH a0 AS ({agg})
-      SELECT g.period_type, g.period, g.geo_level, g.geo_code, {", ".join("g." + d for d in dims)}, {zeros}
-      FROM (SELECT * FROM (SELECT DISTINCT period_type, period, geo_level, geo_code FROM a0) CROSS JOIN {cross}) g
-      LEFT JOIN a0 a USING (period_type, period, geo_level, geo_code, {dim_list})"""
+      SELECT g.as_of_month, g.period_type, g.period, g.geo_level, g.geo_code,
+             {", ".join("g." + d for d in dims)}, {zeros}
+      FROM (SELECT * FROM (SELECT DISTINCT as_of_month, period_type, period, geo_level, geo_code FROM a0)
+            CROSS JOIN {cross}) g
+      LEFT JOIN a0 a USING (as_of_month, period_type, period, geo_level, geo_code, {dim_list})"""
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -123,19 +146,25 @@ def data_label(con: duckdb.DuckDBPyConnection, register: str) -> str:
     return demo["label"] if synthetic else "real"
 
 
-def build_statistic(paths: Paths, name: str, as_of_month: str) -> dict[str, int]:
-    """Write ``4_statistics/<name>/as_of_month=M/data.parquet``; return row and cell counts."""
+def build_statistics(paths: Paths, as_of_months: list[str], names: list[str] | None = None) -> dict[str, int]:
+    """Compute each statistic for every as-of month in one query; write one folder per as-of month.
+
+    ``4_statistics/<name>/as_of_month=M/data.parquet``, each swapped in whole. Returns rows per table.
+    """
     con = connect()
-    target = paths.statistics / name / f"as_of_month={as_of_month}"
-    register = read_register(paths, as_of_month)
-    sql = statistic_sql(name, register, as_of_month)
-    label = data_label(con, register).replace("'", "''")
-    with atomic_dir(target) as out:
-        con.execute(
-            f"""COPY ({sql}) TO '{out / STATISTICS_FILE}' (FORMAT parquet, COMPRESSION zstd,
-            KV_METADATA {{statistic: '{name}', as_of_month: '{as_of_month}',
-                          contract: 'statistics v{statistics_spec()["version"]}', disclosure_control: 'none (internal)', data: '{label}'}})"""
-        )
-        rows = con.execute(f"SELECT count(*) FROM read_parquet('{out / STATISTICS_FILE}')").fetchone()[0]
+    con.execute(f"CREATE TEMP TABLE register AS SELECT * FROM {register_as_of(paths, as_of_months)}")
+    label = data_label(con, "register").replace("'", "''")
+    rows = {}
+    for name in names or table_names():
+        con.execute(f"CREATE OR REPLACE TEMP TABLE result AS {statistic_sql(name, 'register')}")
+        for month in as_of_months:
+            with atomic_dir(paths.statistics / name / f"as_of_month={month}") as out:
+                con.execute(
+                    f"""COPY (SELECT * FROM result WHERE as_of_month = '{month}') TO '{out / STATISTICS_FILE}'
+                    (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{statistic: '{name}', as_of_month: '{month}',
+                     contract: 'statistics v{statistics_spec()["version"]}',
+                     disclosure_control: 'none (internal)', data: '{label}'}})"""
+                )
+        rows[name] = con.execute("SELECT count(*) FROM result").fetchone()[0]
     con.close()
-    return {"rows": rows}
+    return rows

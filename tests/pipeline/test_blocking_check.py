@@ -37,5 +37,5 @@ def test_failed_reconciliation_blocks_downstream(home: Paths, key, monkeypatch) 
     outcome = run_months("2025-03")
     assert not outcome.success
     assert any("every_row_accounted_for" in m for m in outcome.errors)
-    assert not (home.register / "as_of_month=2025-03").exists()
+    assert not (home.register / "extract_month=2025-03").exists()
     assert not home.statistics.exists()

@@ -84,8 +84,9 @@ def test_national_figures_add_up(demo_run: Paths) -> None:
         ).fetchall()
     )
     assert by_level["riket"] == by_level["lan"] == by_level["kommun"] > 0
-    register = f"{demo_run.register}/as_of_month=2025-12/register.parquet"
-    (reports,) = duckdb.execute(f"SELECT count(*) FROM read_parquet('{register}')").fetchone()
+    from pipelines.stage3_register.register import as_of
+
+    (reports,) = duckdb.execute(f"SELECT count(*) FROM {as_of(demo_run, '2025-12')}").fetchone()
     assert reports == by_level["riket"]
     per_child = duckdb.execute(
         f"SELECT sum(reports_identified) / sum(distinct_children) FROM read_parquet('{stats}') WHERE geo_level='riket' AND period_type='year'"

@@ -8,18 +8,15 @@ import duckdb
 
 from pipelines.core.settings import Paths
 from pipelines.stage2_pseudonymise.ingest import load_month
-from pipelines.stage3_register.register import REGISTER_FILE, build_register
+from pipelines.stage3_register.register import as_of, build_entries, register_health
 from tests.extracts import child, dash12, write_semicolon
 
 KID = child(dt.date(2011, 11, 11), 111)
 
 
 def _register(home: Paths, month: str) -> dict[str, dict]:
-    path = home.register / f"as_of_month={month}" / REGISTER_FILE
-    return {
-        r["report_id"]: r
-        for r in duckdb.sql(f"SELECT * FROM read_parquet('{path}')").to_arrow_table().to_pylist()
-    }
+    rows = duckdb.sql(f"SELECT * FROM {as_of(home, month)}").to_arrow_table().to_pylist()
+    return {r["report_id"]: r for r in rows}
 
 
 def test_decision_in_next_extract_updates_the_report(home: Paths, key) -> None:
@@ -36,8 +33,9 @@ def test_decision_in_next_extract_updates_the_report(home: Paths, key) -> None:
     )
     for month in ("2025-03", "2025-04"):
         load_month(month, key, home)
-        counts = build_register(home, month)
-        assert counts["duplicate_keys"] == 0 and counts["reports"] == 2
+        build_entries(home, month)
+        health = register_health(home, month)
+        assert (health["duplicate_keys"], health["reports"], health["key_ids"]) == (0, 2, 1)
     march, april = _register(home, "2025-03"), _register(home, "2025-04")
     assert (march["R1"]["outcome"], march["R1"]["decided"]) == ("ej_beslutat", False)
     assert (april["R1"]["outcome"], april["R1"]["decided"], april["R1"]["days_to_decision"]) == (
@@ -45,9 +43,9 @@ def test_decision_in_next_extract_updates_the_report(home: Paths, key) -> None:
         True,
         11,
     )
-    assert (april["R1"]["first_extract_month"], april["R1"]["last_extract_month"]) == ("2025-03", "2025-04")
+    assert (march["R1"]["valid_from"], april["R1"]["valid_from"]) == ("2025-03", "2025-04")
     assert april["R1"]["cause_groups"] == ["foralder", "vald"]  # two violence causes count once
     assert april["R1"]["month_received"] == dt.date(2025, 3, 1)
     assert april["R1"]["age_band"] == "13-17" and april["R1"]["reporter_group"] == "polis"
     # R2 was not in April's extract: its March state stands.
-    assert (april["R2"]["outcome"], april["R2"]["last_extract_month"]) == ("inleds_ej", "2025-03")
+    assert (april["R2"]["outcome"], april["R2"]["valid_from"]) == ("inleds_ej", "2025-03")

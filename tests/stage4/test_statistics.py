@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from pipelines.core.schemas import codes, statistics_spec
 from pipelines.core.settings import Paths, paths
 from pipelines.stage3_register.register import REGISTER_FILE
-from pipelines.stage4_statistics.compute import STATISTICS_FILE, build_statistic, table_names
+from pipelines.stage4_statistics.compute import STATISTICS_FILE, build_statistics, table_names
 
 MUNICIPALITIES = ["0114", "0180", "0380", "1280", "1281", "2584"]
 
@@ -50,9 +50,11 @@ def _random_register(seed: int, n: int) -> pd.DataFrame:
 
 
 def _write(home: Paths, register: pd.DataFrame) -> None:
-    folder = home.register / "as_of_month=2025-03"
+    """As register entries of one extract month (2025-03), so the state as of 2025-03 is exactly them."""
+    folder = home.register / "extract_month=2025-03"
     folder.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pandas(register, preserve_index=False), folder / REGISTER_FILE)
+    entries = register.assign(valid_from="2025-03")
+    pq.write_table(pa.Table.from_pandas(entries, preserve_index=False), folder / REGISTER_FILE)
 
 
 def _read(home: Paths, name: str) -> pd.DataFrame:
@@ -80,7 +82,7 @@ def test_reports_table_matches_pandas(statistics_home: Paths, seed: int, n: int)
     register = _random_register(seed, n)
     _write(statistics_home, register)
     register = _with_period(register)
-    build_statistic(statistics_home, "reports", "2025-03")
+    build_statistics(statistics_home, ["2025-03"], ["reports"])
     stats = _read(statistics_home, "reports")
     for level, key in [("kommun", "municipality_code"), ("lan", "county_code")]:
         got = _level(stats, level).set_index(["period", "geo_code"]).sort_index()
@@ -113,8 +115,7 @@ def test_reports_table_matches_pandas(statistics_home: Paths, seed: int, n: int)
 def test_category_tables_are_complete_grids_and_count_each_cause(statistics_home: Paths, seed: int) -> None:
     register = _random_register(seed, 200)
     _write(statistics_home, register)
-    for name in table_names():
-        build_statistic(statistics_home, name, "2025-03")
+    build_statistics(statistics_home, ["2025-03"])
     causes = _read(statistics_home, "reports_by_cause")
     national = _level(causes, "riket").groupby("cause_group")["reports"].sum()
     expected = register.explode("cause_groups").groupby("cause_groups").size()
@@ -136,8 +137,8 @@ def test_category_tables_are_complete_grids_and_count_each_cause(statistics_home
 def test_written_schema_matches_the_output_contract(statistics_home: Paths) -> None:
     _write(statistics_home, _random_register(1, 50))
     spec = statistics_spec()
+    build_statistics(statistics_home, ["2025-03"])
     for name in table_names():
-        build_statistic(statistics_home, name, "2025-03")
         path = statistics_home.statistics / name / "as_of_month=2025-03" / STATISTICS_FILE
         schema = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
         got = {column: dtype for column, dtype, *_ in schema}
