@@ -14,7 +14,7 @@ from pipelines.core import db
 from pipelines.core.atomic import remove_stale_temporaries
 from pipelines.core.partitions import monthly, months_of
 from pipelines.core.settings import paths
-from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, MonthLoad, load_month, unrecognised_files
+from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, MonthLoad, load_months, unrecognised_files
 from pipelines.stage2_pseudonymise.keyed_hash import load_key
 
 RECONCILED = "every_row_accounted_for"
@@ -55,7 +55,7 @@ def pseudonymised_reports(context: AssetExecutionContext) -> MaterializeResult:
             f"{len(ignored)} landing files are not named <kommunkod>_<YYYY-MM>.csv|.txt|.xlsx and were not "
             f"loaded: {', '.join(ignored[:10])}{' …' if len(ignored) > 10 else ''}"
         )
-    loads = [load_month(month, key, home) for month in months_of(context)]
+    loads = load_months(months_of(context), key, home)
     for load in loads:
         if not load.files:
             context.log.warning(f"{load.month}: no delivery found in the landing folder.")

@@ -12,8 +12,11 @@ re-running the month after a re-delivery replaces the earlier load.
 from __future__ import annotations
 
 import csv
+import multiprocessing
+import os
 import re
 from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +29,7 @@ from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import code_table, quarantine_reasons
 from pipelines.core.settings import Paths, settings
 from pipelines.stage1_landing.read import FileRejected, Landed, parse_file_name, read_extract
-from pipelines.stage2_pseudonymise.keyed_hash import PseudonymKey, pseudonymise
+from pipelines.stage2_pseudonymise.keyed_hash import PseudonymKey, load_key, pseudonymise
 from pipelines.stage2_pseudonymise.suggest import suggestions
 from pipelines.stage2_pseudonymise.validate import build_checked, mask_sql
 
@@ -161,6 +164,24 @@ def load_month(month: str, key: PseudonymKey, paths: Paths) -> MonthLoad:
     with atomic_dir(paths.extract_month(month)) as out:
         _process(landed, month, key, out, result)
     return result
+
+
+def load_months(months: list[str], key: PseudonymKey, paths: Paths) -> list[MonthLoad]:
+    """Load several extract months; independent months run in parallel worker processes.
+
+    Workers are spawned (not forked: the parent holds DuckDB and Dagster threads) and read the key
+    from the environment themselves, so the secret never crosses a process boundary.
+    """
+    workers = min(len(months), os.cpu_count() or 1, int(settings()["extract"]["parallel_months"]))
+    if workers < 2:
+        return [load_month(month, key, paths) for month in months]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        return list(pool.map(_load_in_worker, months, [str(paths.home)] * len(months)))
+
+
+def _load_in_worker(month: str, home: str) -> MonthLoad:
+    return load_month(month, load_key(), Paths(Path(home)))
 
 
 def previous_load(paths: Paths, month: str, key: PseudonymKey, files: list[Path]) -> MonthLoad | None:

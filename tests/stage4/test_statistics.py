@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import shutil
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -97,7 +99,8 @@ def test_reports_table_matches_pandas(statistics_home: Paths, seed: int, n: int)
     by_month = register.groupby("period")
     decided = by_month["decided"].sum()
     opened = by_month["outcome"].apply(lambda s: (s == "inleds").sum())
-    expected_rate = (opened / decided.where(decided > 0)).round(4)
+    # Shares are rounded half away from zero (0.53125 -> 0.5313), as published statistics are.
+    expected_rate = np.floor(opened / decided.where(decided > 0) * 10_000 + 0.5) / 10_000
     assert national["investigation_rate"].fillna(-1).tolist() == expected_rate.fillna(-1).tolist()
     within = register[register.decided & (register.days_to_decision <= 14)].groupby("period").size()
     expected_within = [int(within.get(month, 0)) for month in national.index]
@@ -150,3 +153,63 @@ def test_written_schema_matches_the_output_contract(statistics_home: Paths) -> N
         metadata = pq.ParquetFile(path).schema_arrow.metadata
         assert metadata[b"statistic"] == name.encode() and metadata[b"as_of_month"] == b"2025-03"
         assert metadata[b"data"] == b"real"
+
+
+def _history(seed: int, n: int) -> pd.DataFrame:
+    """Register entries over three extract months: each report first appears in its month of arrival
+    and may reappear in a later extract with its decision (the state changes, the grouping does not)."""
+    rng = random.Random(seed)
+    base = _random_register(seed, n)
+    entries = []
+    for report in base.to_dict("records"):
+        first = report["month_received"].month  # 1..3
+        entries.append(
+            {**report, "valid_from": f"2025-{first:02d}", "outcome": "ej_beslutat", "decided": False}
+        )
+        if first < 3 and rng.random() < 0.6:
+            later = rng.randint(first + 1, 3)
+            entries.append({**report, "valid_from": f"2025-{later:02d}"})
+        elif first == 3 or rng.random() < 0.5:
+            entries[-1] = {**report, "valid_from": f"2025-{first:02d}"}
+    return pd.DataFrame(entries)
+
+
+def _naive_as_of(entries: pd.DataFrame, month: str) -> pd.DataFrame:
+    current = entries[entries.valid_from <= month].sort_values("valid_from")
+    return current.groupby(["municipality_code", "report_id"]).tail(1)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 300))
+def test_every_as_of_month_matches_the_naive_definition(statistics_home: Paths, seed: int, n: int) -> None:
+    entries = _history(seed, n)
+    # Hypothesis reuses the fixture across examples: start each example from an empty home.
+    shutil.rmtree(statistics_home.data, ignore_errors=True)
+    for month, part in entries.groupby("valid_from"):
+        folder = statistics_home.register / f"extract_month={month}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / REGISTER_FILE)
+    months = ["2025-01", "2025-02", "2025-03"]
+    build_statistics(statistics_home, months, ["reports"])
+    for month in months:
+        path = statistics_home.statistics / "reports" / f"as_of_month={month}" / STATISTICS_FILE
+        got = duckdb.sql(f"SELECT * FROM read_parquet('{path}')").df()
+        state = _with_period(_naive_as_of(entries, month))
+        for level, key in [("kommun", "municipality_code"), ("riket", None)]:
+            grouped = state.groupby(["period", key] if key else ["period"])
+            rows = got[(got.geo_level == level) & (got.period_type == "month")]
+            rows = rows.set_index(["period", "geo_code"] if key else ["period"]).sort_index()
+            assert rows["reports"].tolist() == grouped.size().sort_index().tolist(), (month, level)
+            assert (
+                rows["undecided"].tolist()
+                == grouped["outcome"].apply(lambda s: (s == "ej_beslutat").sum()).sort_index().tolist()
+            )
+            assert rows["decided"].tolist() == grouped["decided"].sum().sort_index().tolist()
+            assert (
+                rows["distinct_children"].tolist()
+                == grouped["child_pseudonym"].nunique().sort_index().tolist()
+            )
+        year = got[(got.geo_level == "riket") & (got.period_type == "year")]
+        # A period without reports as of the month has no row at all.
+        assert year.reports.tolist() == ([len(state)] if len(state) else [])
+        assert year.distinct_children.tolist() == ([state.child_pseudonym.nunique()] if len(state) else [])
