@@ -57,6 +57,7 @@ def main() -> None:
         f"SELECT sum(rows_in), sum(accepted), sum(quarantined) FROM read_parquet('{ledger}')"
     ).fetchone()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
         f"\nNational year {args.year}, scale {args.scale}: {files} files, {mb:.0f} MB, {rows_in:,} rows "
         f"({accepted:,} accepted, {quarantined:,} quarantined)"
@@ -67,7 +68,7 @@ def main() -> None:
     ingest = outcome.step_seconds.get("pseudonymised_reports", float("nan"))
     print(f"{'whole Dagster run (wall, in process)':40} {wall:8.2f}")
     print(f"ingest + pseudonymise: {rows_in / ingest:,.0f} rows/s; end to end: {rows_in / wall:,.0f} rows/s")
-    print(f"peak memory (max RSS of this process): {peak:,.0f} MiB")
+    print(f"peak memory: {peak:,.0f} MiB in this process, {workers:,.0f} MiB in the largest worker process")
 
 
 if __name__ == "__main__":
