@@ -172,7 +172,7 @@ def _print_summary(as_of: str) -> None:
     title = f"Riket, as of extract {as_of} (internal, unprotected)"
     table = Table(title=title if label == "real" else f"{label}\n{title}")
     for header in [
-        "month",
+        "period",
         "reports",
         "children",
         "reports/child",
@@ -193,7 +193,7 @@ def _print_summary(as_of: str) -> None:
             f"{within:.1%}" if within is not None else "–",
             f"{undecided:,}",
         )
-    Console().print(table)
+    Console(width=max(Console().width, 110)).print(table)
 
 
 def _validate(args: argparse.Namespace) -> int:
