@@ -1,0 +1,259 @@
+"""Independent LP attack on a suppression pattern (the audit). Must not import ``secondary``.
+
+Given only what an outsider sees — published cells with values, the constraint system, non-negativity and
+optionally a previous release's published cells — compute the tightest interval [lower, upper] of every
+suppressed cell by minimising and maximising it with HiGHS. A release fails if any suppressed cell is
+exactly determined or bounded more tightly than the protection margin.
+
+Speed: suppressed variables split into connected components (variables sharing a constraint row); each
+is attacked alone with published cells as constants. Within a component one HiGHS instance is re-solved
+with changing objectives (simplex hot start), and every solution is a feasible point whose coordinates
+certify lower/upper bounds of *other* cells: a lower bound of 0 seen in any point is exact (x >= 0), and
+in the fast mode (``exact=False``) a cell whose seen spread already reaches the margin needs no LP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy.optimize import linprog
+from scipy.sparse.csgraph import connected_components
+
+from pipelines.stage5_protection.model import CellSystem
+
+try:  # scipy's bundled HiGHS bindings allow hot starts; linprog (also HiGHS) is the fallback
+    from scipy.optimize._highspy import _core as _hs
+except ImportError:  # pragma: no cover - depends on the scipy build
+    _hs = None
+
+TOL = 1e-6
+COLUMNS = ["cell", "var", "table", "key", "value", "lower", "upper", "width", "exact", "passes"]
+
+
+class _LP:
+    """min c @ x  s.t.  A x = b, 0 <= x <= ub, for a changing objective c."""
+
+    def __init__(self, A: sp.csc_matrix, b: np.ndarray, ub: np.ndarray) -> None:
+        self.A, self.b, self.ub = A, b, ub
+        self.n = A.shape[1]
+        self.h = self._highs() if _hs is not None else None
+
+    def _highs(self):
+        lp = _hs.HighsLp()
+        lp.num_col_, lp.num_row_ = self.n, self.A.shape[0]
+        lp.col_cost_ = np.zeros(self.n)
+        lp.col_lower_, lp.col_upper_ = np.zeros(self.n), self.ub
+        lp.row_lower_, lp.row_upper_ = self.b, self.b
+        mat = lp.a_matrix_
+        mat.format_ = _hs.MatrixFormat.kColwise
+        mat.start_, mat.index_, mat.value_ = self.A.indptr, self.A.indices, self.A.data
+        mat.num_col_, mat.num_row_ = self.n, self.A.shape[0]
+        h = _hs._Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("threads", 1)
+        # only the objective changes between solves, so the last basis stays primal feasible: primal
+        # simplex hot-starts in a few iterations, where the default (dual) needs thousands
+        h.setOptionValue("simplex_strategy", 4)
+        h.passModel(lp)
+        return h
+
+    def solve(self, c: np.ndarray) -> tuple[str, np.ndarray | None]:
+        """Return ("optimal", x), ("unbounded", None) or ("infeasible", None)."""
+        if self.h is None:
+            return self._linprog(c)
+        self.h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), c)
+        self.h.run()
+        status = self.h.getModelStatus()
+        if status == _hs.HighsModelStatus.kOptimal:
+            return "optimal", np.asarray(self.h.getSolution().col_value)
+        if status == _hs.HighsModelStatus.kUnbounded:
+            return "unbounded", None
+        if status == _hs.HighsModelStatus.kInfeasible:
+            return "infeasible", None
+        return self._linprog(c)  # anything odd (e.g. unbounded-or-infeasible): ask linprog afresh
+
+    def _linprog(self, c: np.ndarray) -> tuple[str, np.ndarray | None]:
+        res = linprog(c, A_eq=self.A, b_eq=self.b, bounds=np.c_[np.zeros(self.n), self.ub], method="highs")
+        if res.status == 0:
+            return "optimal", res.x
+        return ("unbounded" if res.status == 3 else "infeasible"), None
+
+
+def hidden_variables(system: CellSystem, suppressed: np.ndarray) -> np.ndarray:
+    """Variables nobody can read: every cell of them is suppressed now and was never published before."""
+    seen = (system.in_current & ~suppressed) | (system.in_previous & system.prev_published)
+    known = np.zeros(system.n_vars, dtype=bool)
+    np.logical_or.at(known, system.cell_var, seen)
+    return ~known
+
+
+def components(system: CellSystem, hidden: np.ndarray) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix]:
+    """Label hidden variables by connected component of the graph 'share a constraint row'.
+
+    Returns (hidden variable indices, component label per hidden variable, A restricted to hidden cols).
+    """
+    hv = np.flatnonzero(hidden)
+    Ah = system.A[:, hv].tocsr()
+    m = Ah.shape[0]
+    inc = (Ah != 0).astype(np.int8)
+    graph = sp.bmat([[None, inc], [inc.T, None]], format="csr")  # bipartite rows <-> variables
+    if graph.shape[0] == 0:
+        return hv, np.zeros(0, dtype=np.int64), Ah
+    _, labels = connected_components(graph, directed=False)
+    return hv, labels[m:], Ah
+
+
+def _component_lps(
+    system: CellSystem, hidden: np.ndarray, targets: np.ndarray, upper: np.ndarray | None
+) -> Iterator[tuple[np.ndarray, _LP]]:
+    """Yield (variable indices, LP over them) for each component holding a target variable."""
+    hv, labels, Ah = components(system, hidden)
+    known_vals = np.where(hidden, 0.0, system.values)
+    rhs = -(system.A @ known_vals)  # A_h x_h = -A_k x_k
+    wanted = np.unique(labels[targets[hv]])
+    order = np.argsort(labels, kind="stable")
+    starts = np.searchsorted(labels[order], wanted)
+    ends = np.searchsorted(labels[order], wanted, side="right")
+    for s, e in zip(starts, ends, strict=True):
+        local = np.sort(order[s:e])
+        sub = Ah[:, local]
+        rows = np.flatnonzero(np.diff(sub.tocsr().indptr) > 0)
+        ub = np.full(len(local), np.inf) if upper is None else upper[hv[local]].astype(float)
+        yield hv[local], _LP(sub[rows].tocsc(), rhs[rows], ub)
+
+
+def _bound_component(
+    lp: _LP, targets: np.ndarray, margin: float, exact: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower/upper of the component's target columns; returns (lower, upper, bounds_exact flags)."""
+    n = lp.n
+    lo_seen, hi_seen = np.full(n, np.inf), np.full(n, -np.inf)
+    lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+
+    def see(x: np.ndarray | None) -> None:
+        if x is not None:
+            np.minimum(lo_seen, x, out=lo_seen)
+            np.maximum(hi_seen, x, out=hi_seen)
+
+    # group probes: push every not-yet-certified target up (then down) at once; one LP often certifies
+    # hundreds of cells, so only the stubborn ones need their own LPs
+    for _ in range(6):
+        open_ = targets[hi_seen[targets] - lo_seen[targets] < margin]
+        if len(open_) < 8:
+            break
+        for sign in (-1.0, 1.0):
+            c = np.zeros(n)
+            c[open_] = sign
+            status, x = lp.solve(c)
+            if status == "infeasible":
+                raise ValueError("published figures are inconsistent with the constraints (LP infeasible)")
+            see(x)
+        if (hi_seen[open_] - lo_seen[open_] >= margin).mean() < 0.05:
+            break
+    c = np.zeros(n)
+    for j in targets:
+        if not exact and np.isfinite(lo_seen[j]) and hi_seen[j] - lo_seen[j] >= margin:
+            continue
+        if not exact:  # nudge the other open cells up too: one LP then certifies several cells
+            nudge = targets[hi_seen[targets] - lo_seen[targets] < margin]
+            c[nudge] = -1e-3
+        c[j] = -1.0
+        status, x = lp.solve(c)
+        if not exact and x is not None and x[j] - lo_seen[j] < margin:
+            c[:] = 0.0  # not certified: the exact maximum decides
+            c[j] = -1.0
+            status, x = lp.solve(c)
+        hi[j] = np.inf if status == "unbounded" else (x[j] if x is not None else np.nan)
+        see(x)
+        if lo_seen[j] <= TOL:
+            lo[j] = 0.0  # a feasible point at the bound x >= 0 is the minimum
+        elif exact or not hi[j] - lo_seen[j] >= margin:  # (inf - inf is nan: solve)
+            c[j] = 1.0
+            status, x = lp.solve(c)
+            lo[j] = x[j] if x is not None else np.nan
+            see(x)
+        c[:] = 0.0
+    done = ~np.isnan(lo) & ~np.isnan(hi)
+    lo = np.where(np.isnan(lo), lo_seen, lo)
+    hi = np.where(np.isnan(hi), hi_seen, hi)
+    return np.maximum(lo, 0.0), hi, done
+
+
+def attack(
+    system: CellSystem,
+    suppressed: np.ndarray,
+    margin: float = 4.0,
+    upper: np.ndarray | None = None,
+    exact: bool = True,
+    only_vars: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Bound every suppressed current cell by LP, given only what is published.
+
+    ``suppressed``: bool per cell of the current release (other cells are ignored; a previous release's
+    hidden cells come from the system and are reported too). ``upper``: optional known upper bound per variable. With
+    ``exact=False`` cells already certified wide enough by probe solutions skip their LPs (their
+    reported interval is then an inner bound of the true one). ``only_vars``: restrict the attack to
+    the components holding these variables. Returns one row per suppressed current cell with columns
+    cell, var, table, key, value, lower, upper, width, exact, passes.
+    """
+    suppressed = np.asarray(suppressed, dtype=bool) & system.in_current
+    hidden = hidden_variables(system, suppressed)
+    # cells hidden by a previous release and absent now must not be revealed by this one either
+    suppressed = suppressed | (system.in_previous & ~system.prev_published & ~system.in_current)
+    targets = np.zeros(system.n_vars, dtype=bool)
+    targets[system.cell_var[suppressed]] = True
+    targets &= hidden
+    if only_vars is not None:
+        keep = np.zeros(system.n_vars, dtype=bool)
+        keep[only_vars] = True
+        targets &= keep
+    lower = np.full(system.n_vars, np.nan)
+    upper_b = np.full(system.n_vars, np.nan)
+    for vars_, lp in _component_lps(system, hidden, targets, upper):
+        local_targets = np.flatnonzero(targets[vars_])
+        lo, hi, _ = _bound_component(lp, local_targets, margin, exact)
+        lower[vars_[local_targets]] = lo[local_targets]
+        upper_b[vars_[local_targets]] = hi[local_targets]
+    # a suppressed cell whose variable is readable elsewhere (published link, previous release) is exact
+    readable = system.cell_var[suppressed][~hidden[system.cell_var[suppressed]]]
+    lower[readable] = upper_b[readable] = system.values[readable]
+    return _result_frame(system, suppressed, lower, upper_b, margin, only_vars)
+
+
+def _result_frame(
+    system: CellSystem,
+    suppressed: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    margin: float,
+    only_vars: np.ndarray | None,
+) -> pd.DataFrame:
+    cells = np.flatnonzero(suppressed)
+    vars_ = system.cell_var[cells]
+    if only_vars is not None:
+        keep = np.isin(vars_, only_vars)
+        cells, vars_ = cells[keep], vars_[keep]
+    width = upper[vars_] - lower[vars_]
+    return pd.DataFrame(
+        {
+            "cell": cells,
+            "var": vars_,
+            "table": [system.cells[c][0] for c in cells],
+            "key": [system.cells[c][1] for c in cells],
+            "value": system.values[vars_],
+            "lower": lower[vars_],
+            "upper": upper[vars_],
+            "width": width,
+            "exact": width < TOL,
+            "passes": width >= margin - TOL,
+        },
+        columns=COLUMNS,
+    )
+
+
+def audit_passes(result: pd.DataFrame) -> bool:
+    """True when no suppressed cell is exactly determined or bounded inside the margin."""
+    return bool(result["passes"].all()) if len(result) else True
