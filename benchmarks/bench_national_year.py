@@ -17,7 +17,7 @@ import shutil
 import time
 from pathlib import Path
 
-import duckdb
+from pipelines.core import db
 
 
 def main() -> None:
@@ -53,9 +53,9 @@ def main() -> None:
         raise SystemExit(f"run failed: {outcome.errors}")
 
     ledger = f"{home}/data/2_pseudonymised/extract_month=*/ledger.parquet"
-    rows_in, accepted, quarantined = duckdb.execute(
+    rows_in, accepted, quarantined = db.one(
         f"SELECT sum(rows_in), sum(accepted), sum(quarantined) FROM read_parquet('{ledger}')"
-    ).fetchone()
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(

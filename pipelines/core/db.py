@@ -1,11 +1,13 @@
-"""Small DuckDB helpers. Library code never uses DuckDB's shared default connection: a result left
-unfinished there (``fetchone``) blocks the next query anywhere else in the process."""
+"""Small DuckDB helpers. Nothing in orostat uses DuckDB's shared default connection, and nothing reads a
+result with ``fetchone()``: since DuckDB 2.0 a result that has not been fetched to its end blocks every
+other use of its connection (``sql``, ``register``) until it is completed."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 
 def connect() -> duckdb.DuckDBPyConnection:
@@ -15,18 +17,29 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> Any:
+    """The first column of the single row of a query, read to its end."""
+    return con.execute(sql, params or []).fetchall()[0][0]
+
+
 def one(sql: str) -> tuple[Any, ...]:
     """The single row of a query, on a connection of its own."""
+    return rows(sql)[0]
+
+
+def rows(sql: str) -> list[tuple[Any, ...]]:
+    """Every row of a query, on a connection of its own."""
     con = connect()
     try:
-        return con.execute(sql).fetchall()[0]
+        return con.execute(sql).fetchall()
     finally:
         con.close()
 
 
-def rows(sql: str) -> list[tuple[Any, ...]]:
+def table(sql: str) -> pa.Table:
+    """A query's result as an Arrow table, on a connection of its own."""
     con = connect()
     try:
-        return con.execute(sql).fetchall()
+        return con.execute(sql).to_arrow_table()
     finally:
         con.close()

@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 from cryptography.hazmat.primitives import hashes
 
+from pipelines.core import db
 from pipelines.core.atomic import atomic_dir
 from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import code_table, quarantine_reasons
@@ -436,8 +437,8 @@ def _write_ledger(con: duckdb.DuckDBPyConnection, out: Path, result: MonthLoad) 
 
 def _tally(con: duckdb.DuckDBPyConnection, result: MonthLoad) -> None:
     result.rows_in = sum(f.rows_in or 0 for f in result.files if f.status == "inläst")
-    result.accepted = con.execute("SELECT count(*) FROM checked WHERE len(reasons) = 0").fetchone()[0]
-    result.quarantined = con.execute("SELECT count(*) FROM quarantine").fetchone()[0]
-    result.distinct_children = con.execute("SELECT count(*) FROM pseudonym_map").fetchone()[0]
+    result.accepted = db.scalar(con, "SELECT count(*) FROM checked WHERE len(reasons) = 0")
+    result.quarantined = db.scalar(con, "SELECT count(*) FROM quarantine")
+    result.distinct_children = db.scalar(con, "SELECT count(*) FROM pseudonym_map")
     for reason, n in con.execute("SELECT unnest(reasons) r, count(*) FROM quarantine GROUP BY r").fetchall():
         result.reasons[reason] = n

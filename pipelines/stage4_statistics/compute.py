@@ -191,9 +191,7 @@ def data_label(con: duckdb.DuckDBPyConnection) -> str:
     """'real' or the synthetic-data label, decided by the demo's report id prefix (settings.yaml)."""
     demo = settings()["demo"]
     prefix = demo["report_id_prefix"].replace("'", "''")
-    (synthetic,) = con.execute(
-        f"SELECT count(*) FROM entries WHERE starts_with(report_id, '{prefix}')"
-    ).fetchone()
+    synthetic = db.scalar(con, f"SELECT count(*) FROM entries WHERE starts_with(report_id, '{prefix}')")
     return demo["label"] if synthetic else "real"
 
 
@@ -216,6 +214,6 @@ def build_statistics(paths: Paths, as_of_months: list[str], names: list[str] | N
                     (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{statistic: '{name}', as_of_month: '{month}',
                      contract: 'statistics v{version}', disclosure_control: 'none (internal)', data: '{label}'}})"""
                 )
-        rows[name] = con.execute("SELECT count(*) FROM result").fetchone()[0]
+        rows[name] = db.scalar(con, "SELECT count(*) FROM result")
     con.close()
     return rows

@@ -11,10 +11,10 @@ import csv
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from pipelines.cli import main
+from pipelines.core import db
 from pipelines.core.settings import Paths, settings
 from pipelines.stage1_landing.read import FileRejected, read_extract
 from pipelines.stage2_pseudonymise.ingest import (
@@ -38,7 +38,7 @@ SUGGESTIONS = {
 
 def _table(home: Paths, file: str) -> list[dict]:
     path = home.extract_month(MONTH) / file
-    return duckdb.sql(f"SELECT * FROM read_parquet('{path}')").to_arrow_table().to_pylist()
+    return db.table(f"SELECT * FROM read_parquet('{path}')").to_pylist()
 
 
 def _feedback(home: Paths, file: str = NAME) -> dict:

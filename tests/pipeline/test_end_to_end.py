@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 from dagster import AssetKey, DagsterInstance
 
+from pipelines.core import db
 from pipelines.core.run import run_months
 from pipelines.core.settings import Paths
 from pipelines.demo.generator import generate_demo
@@ -58,9 +58,9 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Paths:
 
 
 def test_every_dialect_loaded_and_every_row_accounted_for(demo_run: Paths) -> None:
-    ledgers = duckdb.execute(
+    ledgers = db.table(
         f"SELECT * FROM read_parquet('{demo_run.pseudonymised}/extract_month=*/ledger.parquet')"
-    ).df()
+    ).to_pandas()
     delivered = [p for p in demo_run.landing.iterdir() if not p.name.startswith(".")]
     assert len(ledgers) == len(delivered) > 10 * len(MUNICIPALITIES)
     assert set(ledgers.dialect) == {"semikolon_utf8", "komma_cp1252", "xlsx_export"}
@@ -79,18 +79,18 @@ def test_checks_passed_and_all_partitions_materialised(demo_run: Paths) -> None:
 def test_national_figures_add_up(demo_run: Paths) -> None:
     stats = f"{demo_run.statistics}/reports/as_of_month=2025-12/data.parquet"
     by_level = dict(
-        duckdb.execute(
+        db.rows(
             f"SELECT geo_level, sum(reports) FROM read_parquet('{stats}') WHERE period_type = 'month' GROUP BY ALL"
-        ).fetchall()
+        )
     )
     assert by_level["riket"] == by_level["lan"] == by_level["kommun"] > 0
     from pipelines.stage3_register.register import as_of
 
-    (reports,) = duckdb.execute(f"SELECT count(*) FROM {as_of(demo_run, '2025-12')}").fetchone()
+    (reports,) = db.one(f"SELECT count(*) FROM {as_of(demo_run, '2025-12')}")
     assert reports == by_level["riket"]
-    per_child = duckdb.execute(
+    per_child = db.one(
         f"SELECT sum(reports_identified) / sum(distinct_children) FROM read_parquet('{stats}') WHERE geo_level='riket' AND period_type='year'"
-    ).fetchone()[0]
+    )[0]
     assert 1.0 < per_child < 3.0
 
 
@@ -104,9 +104,9 @@ def test_statistics_from_demo_data_say_they_are_synthetic(demo_run: Paths) -> No
 def test_late_decisions_reach_earlier_months(demo_run: Paths) -> None:
     def undecided(as_of: str) -> int:
         path = f"{demo_run.statistics}/reports/as_of_month={as_of}/data.parquet"
-        return duckdb.execute(
+        return db.one(
             f"SELECT undecided FROM read_parquet('{path}') WHERE geo_level='riket' AND period='2025-05'"
-        ).fetchone()[0]
+        )[0]
 
     assert undecided("2025-06") < undecided("2025-05")
 

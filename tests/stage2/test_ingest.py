@@ -7,9 +7,9 @@ import os
 import re
 import secrets
 
-import duckdb
 import pytest
 
+from pipelines.core import db
 from pipelines.core.settings import Paths
 from pipelines.stage2_pseudonymise.ingest import (
     LEDGER_FILE,
@@ -27,11 +27,7 @@ COORD = child(dt.date(2019, 1, 5), 88, coordination=True)
 
 
 def _rows(home: Paths, month: str, file: str) -> list[dict]:
-    return (
-        duckdb.sql(f"SELECT * FROM read_parquet('{home.extract_month(month) / file}')")
-        .to_arrow_table()
-        .to_pylist()
-    )
+    return db.table(f"SELECT * FROM read_parquet('{home.extract_month(month) / file}')").to_pylist()
 
 
 def _three_dialects(home: Paths) -> None:

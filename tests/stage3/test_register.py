@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
-
+from pipelines.core import db
 from pipelines.core.settings import Paths
 from pipelines.stage2_pseudonymise.ingest import load_month
 from pipelines.stage3_register.register import as_of, build_entries, register_health
@@ -15,7 +14,7 @@ KID = child(dt.date(2011, 11, 11), 111)
 
 
 def _register(home: Paths, month: str) -> dict[str, dict]:
-    rows = duckdb.sql(f"SELECT * FROM {as_of(home, month)}").to_arrow_table().to_pylist()
+    rows = db.table(f"SELECT * FROM {as_of(home, month)}").to_pylist()
     return {r["report_id"]: r for r in rows}
 
 

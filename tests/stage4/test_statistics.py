@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import shutil
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -14,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pipelines.core import db
 from pipelines.core.schemas import codes, statistics_spec
 from pipelines.core.settings import Paths, paths
 from pipelines.stage3_register.register import REGISTER_FILE
@@ -61,7 +61,7 @@ def _write(home: Paths, register: pd.DataFrame) -> None:
 
 def _read(home: Paths, name: str) -> pd.DataFrame:
     path = home.statistics / name / "as_of_month=2025-03" / STATISTICS_FILE
-    return duckdb.sql(f"SELECT * FROM read_parquet('{path}')").df()
+    return db.table(f"SELECT * FROM read_parquet('{path}')").to_pandas()
 
 
 def _level(df: pd.DataFrame, level: str, period_type: str = "month") -> pd.DataFrame:
@@ -143,7 +143,7 @@ def test_written_schema_matches_the_output_contract(statistics_home: Paths) -> N
     build_statistics(statistics_home, ["2025-03"])
     for name in table_names():
         path = statistics_home.statistics / name / "as_of_month=2025-03" / STATISTICS_FILE
-        schema = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
+        schema = db.rows(f"DESCRIBE SELECT * FROM read_parquet('{path}')")
         got = {column: dtype for column, dtype, *_ in schema}
         table = spec["tables"][name]
         expected = {c: s["type"] for c, s in spec["columns"].items()}
@@ -193,7 +193,7 @@ def test_every_as_of_month_matches_the_naive_definition(statistics_home: Paths, 
     build_statistics(statistics_home, months, ["reports"])
     for month in months:
         path = statistics_home.statistics / "reports" / f"as_of_month={month}" / STATISTICS_FILE
-        got = duckdb.sql(f"SELECT * FROM read_parquet('{path}')").df()
+        got = db.table(f"SELECT * FROM read_parquet('{path}')").to_pandas()
         state = _with_period(_naive_as_of(entries, month))
         for level, key in [("kommun", "municipality_code"), ("riket", None)]:
             grouped = state.groupby(["period", key] if key else ["period"])
