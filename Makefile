@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export OROSTAT_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(OROSTAT_HOME)/dagster
 
-.PHONY: setup demo test dev lint bench clean
+.PHONY: setup demo test dev lint bench clean postgres
 
 setup: $(VENV)/.installed
 
@@ -19,10 +19,23 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/orostat demo
 
-test: setup
+test: setup postgres
 	$(BIN)/ruff check pipelines tests benchmarks
 	$(BIN)/ruff format --check pipelines tests benchmarks
 	$(BIN)/pytest -n 2
+
+# PostgreSQL's server programs, for tests/pipeline/test_postgres_storage.py (it starts its own server).
+# Debian keeps initdb in /usr/lib/postgresql/<version>/bin, outside PATH. Root installs the package quietly.
+postgres:
+	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "Installing PostgreSQL (apt-get install postgresql) for tests/pipeline/test_postgres_storage.py"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql) >/dev/null; \
+	else \
+		echo "make test needs PostgreSQL's server programs (initdb, pg_ctl) for tests/pipeline/test_postgres_storage.py." >&2; \
+		echo "Install the 'postgresql' package, e.g.: sudo apt-get install postgresql" >&2; \
+		exit 1; \
+	fi
 
 dev: setup
 	@mkdir -p $(DAGSTER_HOME) && [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp dagster.yaml $(DAGSTER_HOME)/
