@@ -32,3 +32,14 @@ def test_load_without_key_says_how_to_make_one(capsys, home, monkeypatch) -> Non
 def test_summary_before_any_load(capsys, home) -> None:
     assert main(["summary"]) == 1
     assert "No statistics yet" in capsys.readouterr().err
+
+
+def test_a_second_concurrent_load_is_refused(home) -> None:
+    import fcntl
+
+    from pipelines.core.run import _lock_path, run_months
+
+    with _lock_path().open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        outcome = run_months("2025-03")
+    assert not outcome.success and "Another load is running" in outcome.errors[0]

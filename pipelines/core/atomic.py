@@ -24,6 +24,7 @@ def atomic_dir(target: Path) -> Iterator[Path]:
             old = target.parent / f".old-{target.name}-{uuid.uuid4().hex[:8]}"
             os.replace(target, old)
         os.replace(tmp, target)
+        _fsync_dir(target.parent)  # the rename itself must survive a power cut
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     finally:
@@ -43,6 +44,14 @@ def atomic_file(target: Path) -> Iterator[Path]:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _fsync_tree(folder: Path) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from dagster import DagsterEventType, DagsterInstance
 
@@ -33,10 +37,40 @@ class RunOutcome:
 
 def run_months(first: str, last: str | None = None) -> RunOutcome:
     """One Dagster run over the extract months first..last (a single-run backfill)."""
-    from pipelines.definitions import defs
-
     last = last or first
     months_between(first, last)  # validates the keys' shape early
+    with _load_lock() as locked:
+        if not locked:
+            return RunOutcome(
+                "", False, [f"Another load is running on {paths().home} (lock {_lock_path()})."], {}
+            )
+        return _run(first, last)
+
+
+def _lock_path() -> Path:
+    return paths().home / ".orostat-load.lock"
+
+
+@contextmanager
+def _load_lock() -> Iterator[bool]:
+    """One load at a time per installation: in-process runs do not pass Dagster's run queue."""
+    path = _lock_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run(first: str, last: str) -> RunOutcome:
+    from pipelines.definitions import defs
+
     instance = ensure_instance()
     job = defs.resolve_job_def("monthly_load")
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
