@@ -83,8 +83,9 @@ class _LP:
 
 
 def hidden_variables(system: CellSystem, suppressed: np.ndarray) -> np.ndarray:
-    """Variables nobody can read: every cell of them is suppressed now and was never published before."""
-    seen = (system.in_current & ~suppressed) | (system.in_previous & system.prev_published)
+    """Variables nobody can read: every cell of them is suppressed or structural now, and was never
+    published before."""
+    seen = (system.in_current & system.published & ~suppressed) | (system.in_previous & system.prev_published)
     known = np.zeros(system.n_vars, dtype=bool)
     np.logical_or.at(known, system.cell_var, seen)
     return ~known

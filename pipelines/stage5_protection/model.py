@@ -1,7 +1,10 @@
 """Data model of the disclosure-control engine: tables, hierarchies, links and one linear system.
 
 A *cell* is identified by ``(table name, tuple of dimension codes)``. Tables are long-format DataFrames
-(dimension columns + an integer ``value`` column) that include their margins as rows. Every additive
+(dimension columns + an integer ``value`` column) that include their margins as rows. An optional bool
+column ``published`` marks *structural* rows (False): quantities that are part of the arithmetic but
+never published, e.g. a municipality's single month when only its year to date is published. They are
+hidden from the attacker from the start and need protection only when they are sensitive themselves. Every additive
 hierarchy gives equality constraints ``parent - sum(children) = 0`` (other dimensions held fixed), and
 every link says two cells of different tables are the same quantity, so they become one *variable*.
 
@@ -102,7 +105,8 @@ class CellSystem:
 
     ``cells[i]`` is cell i's id; ``cell_var[i]`` its variable; ``values[v]`` the variable's value;
     ``A`` has one row per additive family (columns = variables). ``in_current``/``in_previous`` say
-    which release a cell belongs to, ``prev_published`` whether the previous release published it.
+    which release a cell belongs to, ``prev_published`` whether the previous release published it, and
+    ``published`` whether a current cell is meant for publication at all (False for structural cells).
     """
 
     cells: list[CellId]
@@ -116,6 +120,7 @@ class CellSystem:
     in_previous: np.ndarray
     prev_published: np.ndarray
     dimensions: dict[str, list[str]] = field(default_factory=dict)
+    published: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     @property
     def n_cells(self) -> int:
@@ -173,6 +178,7 @@ def _keyed(df: pd.DataFrame, spec: TableSpec, unique: bool = True) -> pd.DataFra
         raise ValueError(f"table {spec.name!r} lacks columns {missing}")
     out = df[list(spec.dimensions)].astype(str).reset_index(drop=True)
     out["_value"] = pd.to_numeric(df[spec.value_column]).to_numpy(dtype=float)
+    out["_published"] = df["published"].to_numpy(dtype=bool) if "published" in df.columns else True
     if unique and out.duplicated(list(spec.dimensions)).any():
         raise ValueError(f"table {spec.name!r} has duplicate keys")
     return out
@@ -281,6 +287,7 @@ def build_system(
     keyed: dict[str, pd.DataFrame] = {}
     cells: list[CellId] = []
     vals: list[np.ndarray] = []
+    published: list[np.ndarray] = []
     families: list[Family] = []
     grand: list[int] = []
     for spec in specs:
@@ -301,6 +308,7 @@ def build_system(
         keyed[spec.name] = k
         cells += [(spec.name, key) for key in _keys(k, spec)]
         vals.append(k["_value"].to_numpy())
+        published.append(k["_published"].to_numpy(dtype=bool))
         families += _families(k, spec, offset)
         grand += _grand_totals(k, spec)
     values_cell = np.concatenate(vals) if vals else np.zeros(0)
@@ -323,6 +331,7 @@ def build_system(
     return CellSystem(
         cells, index, cell_var, values, A, families, np.array(sorted(grand), dtype=np.int64),
         in_current, in_previous, prev_published, {s.name: list(s.dimensions) for s in specs},
+        np.concatenate(published) if published else np.zeros(0, dtype=bool),
     )  # fmt: skip
 
 
@@ -368,9 +377,9 @@ def _previous_flags(
         return in_prev, published
     for spec in previous.specs:
         k = _keyed(previous.tables[spec.name], spec)
-        for key in _keys(k, spec):
+        for key, shown in zip(_keys(k, spec), k["_published"], strict=True):
             cid = (spec.name, key)
             i = index[cid]
             in_prev[i] = True
-            published[i] = cid not in previous.suppressed
+            published[i] = bool(shown) and cid not in previous.suppressed
     return in_prev, published

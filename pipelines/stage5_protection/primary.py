@@ -60,7 +60,22 @@ def never_suppress_mask(system: CellSystem, rules: Rules, dimensions: Mapping[st
             dims = dimensions[table]
             if all(d in dims and key[dims.index(d)] == str(v) for d, v in pattern.where.items()):
                 mask[i] = True
-    return _spread_over_links(system, mask)
+    return _spread_over_single_children(system, _spread_over_links(system, mask))
+
+
+def _spread_over_single_children(system: CellSystem, mask: np.ndarray) -> np.ndarray:
+    """A parent with one child is the same quantity as it (a year to date that is one quarter): hiding
+    one of them while the other is protected would hide nothing, so both are protected."""
+    pairs = [(f.parent, int(f.children[0])) for f in system.families if f.additive and len(f.children) == 1]
+    changed = True
+    while changed and pairs:
+        changed = False
+        for parent, child in pairs:
+            if mask[parent] != mask[child]:
+                mask[parent] = mask[child] = True
+                changed = True
+        mask = _spread_over_links(system, mask)
+    return mask
 
 
 def _spread_over_links(system: CellSystem, mask: np.ndarray) -> np.ndarray:

@@ -79,8 +79,13 @@ class _Rows:
 class _State:
     """Hidden variables, candidates and costs shared by both passes."""
 
-    def __init__(self, system: CellSystem, hidden: np.ndarray, allowed: np.ndarray, margin: float) -> None:
+    def __init__(
+        self, system: CellSystem, hidden: np.ndarray, allowed: np.ndarray, must: np.ndarray, margin: float
+    ) -> None:
         self.system, self.hidden, self.allowed, self.margin = system, hidden, allowed, margin
+        # variables whose hiding must hold (published or sensitive); a hidden structural cell that is
+        # neither needs no complement of its own
+        self.must = must
         self.values = system.values
         self.rows = _Rows(system.A)
         self.added: list[int] = []
@@ -94,7 +99,8 @@ class _State:
         if len(free) == 0:
             return None
         vals = self.values[free]
-        enough = free[vals >= need]
+        # a zero can only move up from its bound, so it is a poor complement: prefer a positive cell
+        enough = free[(vals >= need) & (vals > 0)]
         if len(enough):  # smallest value, then lowest variable index (stable key)
             return int(enough[np.lexsort((enough, self.values[enough]))[0]])
         return int(free[np.lexsort((-free, vals))[-1]])
@@ -107,7 +113,7 @@ class _State:
         """How much more hidden value row r needs (None = row is fine as it is)."""
         vars_ = self.rows.vars[r]
         hid = vars_[self.hidden[vars_]]
-        if len(hid) == 0:
+        if not self.must[hid].any():
             return None
         parent_hidden = self.hidden[self.rows.parent[r]] if self.rows.parent[r] >= 0 else False
         if len(hid) == 1:
@@ -139,6 +145,23 @@ class _State:
                 queued.add(r)
                 heapq.heappush(heap, r)
 
+    def _nearest_pick(self, var: int, need: float, max_hops: int = 4) -> int | None:
+        """The cheapest candidate in the rows of ``var``; if those rows are all hidden already, in the
+        rows of their hidden variables, and so on: the bound then comes from further away."""
+        seen_rows: set[int] = set()
+        frontier = np.array([var])
+        for _ in range(max_hops):
+            rows = [int(r) for v in frontier for r in self.rows.of_var[v] if int(r) not in seen_rows]
+            if not rows:
+                return None
+            seen_rows.update(rows)
+            cands = np.unique(np.concatenate([self.rows.vars[r] for r in rows]))
+            pick = self.pick(cands, need)
+            if pick is not None:
+                return pick
+            frontier = cands[self.hidden[cands]]
+        return None
+
     def fix_failing(self, failing: np.ndarray, widths: np.ndarray) -> list[int]:
         """Hide one complement per failing variable (skipping ones sharing a row with a fixed one)."""
         touched: set[int] = set()
@@ -147,12 +170,7 @@ class _State:
             rows = self.rows.of_var[var]
             if self.skip_shared and touched.intersection(rows.tolist()):
                 continue
-            cands = (
-                np.unique(np.concatenate([self.rows.vars[r] for r in rows]))
-                if len(rows)
-                else np.zeros(0, int)
-            )
-            pick = self.pick(cands, self.margin - max(width, 0.0))
+            pick = self._nearest_pick(var, self.margin - max(width, 0.0))
             if pick is None:
                 continue
             self.hide(pick)
@@ -174,13 +192,18 @@ def secondary_suppression(
     """
     margin = rules.margin
     hidden0 = hidden_variables(system, primary)
+    targets = system.published | primary  # structural cells need protection only when sensitive
     var_prot = np.zeros(system.n_vars, dtype=bool)
     np.logical_or.at(var_prot, system.cell_var, protected)
     in_cur = np.zeros(system.n_vars, dtype=bool)
     np.logical_or.at(in_cur, system.cell_var, system.in_current)
     # only current cells that are still unknown to everybody are worth hiding
     allowed = in_cur & ~var_prot & hidden_variables(system, np.ones(system.n_cells, dtype=bool))
-    state = _State(system, hidden0.copy(), allowed, margin)
+    allowed &= ~_pinned(system, ~allowed & ~hidden0)
+    must = _any_per_var(system, system.in_current & targets) | _any_per_var(
+        system, system.in_previous & ~system.prev_published
+    )
+    state = _State(system, hidden0.copy(), allowed, must, margin)
     start = np.unique(
         np.concatenate([state.rows.of_var[v] for v in np.flatnonzero(hidden0)] or [np.zeros(0, int)])
     )
@@ -189,7 +212,7 @@ def secondary_suppression(
     check: np.ndarray | None = None  # None = every hidden variable
     unprotectable: set[int] = set()
     for _ in range(max_rounds):
-        res = attack(system, _cell_mask(system, state.hidden), margin, exact=False, only_vars=check)
+        res = attack(system, _cell_mask(system, state.hidden) & targets, margin, exact=False, only_vars=check)
         bad = res.loc[~res["passes"]].drop_duplicates("var")
         if bad.empty:
             break
@@ -202,12 +225,33 @@ def secondary_suppression(
         state.combinatorial(np.concatenate([state.rows.of_var[v] for v in fixed]))
         reason.update({v: "secondary:row" for v in state.added if v not in reason})
         check = np.unique(np.concatenate([bad["var"].to_numpy(), state.added]))
-    mask = _cell_mask(system, state.hidden)
+    mask = _cell_mask(system, state.hidden) & targets
     reasons = np.full(system.n_cells, "", dtype=object)
     for c in np.flatnonzero(mask):
         reasons[c] = reason.get(int(system.cell_var[c]), "")
     cells = [system.cells[c] for c in np.flatnonzero(mask) if system.cell_var[c] in unprotectable]
     return mask, reasons, cells
+
+
+def _pinned(system: CellSystem, known: np.ndarray) -> np.ndarray:
+    """Variables a row determines from variables that can never be hidden (protected totals, cells an
+    earlier release published), propagated row by row: hiding one of them would protect nothing."""
+    A = system.A.tocsr()
+    known = known.copy()
+    pinned = np.zeros(system.n_vars, dtype=bool)
+    while True:
+        unknown_per_row = (
+            A.multiply(~known[None, :]).astype(bool).sum(axis=1).A1 if A.shape[0] else np.zeros(0)
+        )
+        rows = np.flatnonzero(unknown_per_row == 1)
+        if len(rows) == 0:
+            return pinned
+        sub = A[rows]
+        cols = np.unique(sub.indices[~known[sub.indices]])
+        if len(cols) == 0:
+            return pinned
+        pinned[cols] = True
+        known[cols] = True
 
 
 def _cell_mask(system: CellSystem, hidden_vars: np.ndarray) -> np.ndarray:
@@ -239,7 +283,7 @@ def protect(
     for cid in {*previous_suppressed, *(previous.suppressed if previous else ())}:
         if cid in system.index:
             carried[system.index[cid]] = True
-    carried = _cell_mask(system, _any_per_var(system, carried)) & ~primary
+    carried = _cell_mask(system, _any_per_var(system, carried)) & system.published & ~primary
     reasons[carried] = "previous"
     start = primary | carried
     mask, sec_reasons, unprotectable = secondary_suppression(system, start, rules, protected)

@@ -197,3 +197,66 @@ def test_symbols() -> None:
     assert out["status"].tolist() == ["", "..", "..", ""]
     assert str(out["value"].dtype) == "Int64"
     assert to_kolada_csv_values(out).tolist() == ["20", "..", "..", "10"]
+
+
+def _cumulative_release():
+    """A län L with kommuner A and B: release 2 publishes year-to-date February per kommun (and L's
+    months); release 1 published year-to-date January. A's February alone is 2: never published, but
+    YTD02 − YTD01 would give it exactly. The kommun months are structural cells of an increment table."""
+    geo = Hierarchy({"L": ["A", "B"]})
+    t = pd.DataFrame(
+        [("L", "YTD02", 47), ("A", "YTD02", 12), ("B", "YTD02", 35), ("L", "01", 30), ("L", "02", 17)],
+        columns=["geo", "period", "value"],
+    )
+    t_spec = TableSpec("t", ["geo", "period"], {"geo": geo, "period": Hierarchy({"YTD02": ["01", "02"]})})
+    inc = pd.DataFrame(
+        [
+            ("A", "YTD02", 12, True),
+            ("B", "YTD02", 35, True),
+            ("A", "YTD01", 10, False),
+            ("B", "YTD01", 20, False),
+            ("A", "02", 2, False),
+            ("B", "02", 15, False),
+            ("L", "02", 17, True),
+        ],
+        columns=["geo", "period", "value", "published"],
+    )
+    inc_spec = TableSpec(
+        "inc", ["geo", "period"], {"geo": geo, "period": Hierarchy({"YTD02": ["YTD01", "02"]})}
+    )
+    prev = pd.DataFrame(
+        [("L", "YTD01", 30), ("A", "YTD01", 10), ("B", "YTD01", 20), ("L", "01", 30)],
+        columns=["geo", "period", "value"],
+    )
+    prev_spec = TableSpec("t", ["geo", "period"], {"geo": geo, "period": Hierarchy({"YTD01": ["01"]})})
+    previous = PreviousRelease({"t": prev}, [prev_spec])
+    return {"t": t, "inc": inc}, [t_spec, inc_spec], [Link("inc", "t")], previous
+
+
+def test_a_hidden_month_cannot_be_differenced_out_of_cumulative_figures() -> None:
+    tables, specs, links, previous = _cumulative_release()
+    system = build_system(tables, specs, links, previous)
+    feb_a = ("inc", ("A", "02"))
+    assert not system.published[system.index[feb_a]]
+    naive = attack(system, _mask(system, [feb_a]))  # everything published: the difference is exact
+    assert naive["exact"].all() and naive["lower"].iloc[0] == 2
+    result = protect(tables, specs, links, previous=previous)
+    assert result.mask[system.index[("t", ("A", "YTD02"))]]  # the cumulative figure is hidden
+    assert not result.mask[system.index[("t", ("L", "YTD02"))]]  # the län total stays published
+    assert result.passes
+    feb = result.audit.loc[result.audit["key"] == ("A", "02")]
+    assert len(feb) == 1 and float(feb["width"].iloc[0]) >= 4  # the structural cell itself is protected
+
+
+def test_structural_cells_that_are_not_sensitive_need_no_complement() -> None:
+    tables, specs, links, previous = _cumulative_release()
+    tables = dict(tables)
+    inc = tables["inc"].copy()
+    # A's February is 12 instead of 2 (YTD02 = 22, L's totals follow): nothing is sensitive any more
+    inc.loc[inc["geo"].eq("A") & inc["period"].ne("YTD01"), "value"] += 10
+    inc.loc[inc["geo"].eq("L"), "value"] += 10
+    t = tables["t"].copy()
+    t.loc[t["geo"].eq("A") | (t["geo"].eq("L") & t["period"].ne("01")), "value"] += 10
+    tables.update(inc=inc, t=t)
+    result = protect(tables, specs, links, previous=previous)
+    assert result.passes and not result.mask.any()
