@@ -27,12 +27,20 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--to", dest="last", help="last month YYYY-MM of a range")
     summary = sub.add_parser("summary", help="print the national summary per month of arrival")
     summary.add_argument("--as-of", help="extract month YYYY-MM (default: the latest computed)")
+    release = sub.add_parser("release", help="protect and write the release as of an extract month")
+    release.add_argument("--as-of", required=True, help="extract month YYYY-MM (loaded first)")
     validate = sub.add_parser("validate", help="check an extract file without loading it (no key needed)")
     validate.add_argument("file", type=Path)
     validate.add_argument("--english", action="store_true", help="messages in English")
     validate.add_argument("--feedback", type=Path, help="write the row-level feedback CSV here")
     args = parser.parse_args(argv)
-    handler = {"demo": _demo, "load": _load, "summary": _summary, "validate": _validate}[args.command]
+    handler = {
+        "demo": _demo,
+        "load": _load,
+        "summary": _summary,
+        "validate": _validate,
+        "release": _release,
+    }[args.command]
     return handler(args)
 
 
@@ -50,6 +58,7 @@ def _demo(args: argparse.Namespace) -> int:
     ok = _run(f"{args.year}-01", f"{args.year}-12")
     if ok:
         _print_outputs(f"{args.year}-12")
+        ok = _release_run(f"{args.year}-12")
     return 0 if ok else 1
 
 
@@ -194,6 +203,45 @@ def _print_summary(as_of: str) -> None:
             f"{undecided:,}",
         )
     Console(width=max(Console().width, 110)).print(table)
+
+
+def _release(args: argparse.Namespace) -> int:
+    problem = _check_months(args.as_of, args.as_of)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    if not (paths().statistics / "reports" / f"as_of_month={args.as_of}").exists():
+        print(f"No statistics as of {args.as_of}: load that month first (orostat load).", file=sys.stderr)
+        return 2
+    return 0 if _release_run(args.as_of) else 1
+
+
+def _release_run(month: str) -> bool:
+    """Run the release through Dagster and say where it is and what it hid (aggregates only)."""
+    import json
+
+    from pipelines.core.run import run_release
+    from pipelines.stage5_protection.release import MANIFEST_FILE, release_folder
+
+    print(f"Protecting the release as of {month} (primary + secondary suppression, LP audit) …")
+    outcome = run_release(month)
+    folder = release_folder(paths(), month)
+    if not outcome.success:
+        print(f"  Dagster run {outcome.run_id}: FAILED: the release must not be published", file=sys.stderr)
+        for message in outcome.errors:
+            print(f"    {message}", file=sys.stderr)
+        return False
+    manifest = json.loads((folder / MANIFEST_FILE).read_text("utf-8"))
+    audit, tables = manifest["audit"], manifest["tables"]
+    hidden = sum(t["suppressed_total"] for t in tables.values())
+    print(f"  Dagster run {outcome.run_id}: success. Protected release (publishable): {folder}")
+    print(
+        f"  {sum(t['cells'] for t in tables.values()):,} cells, {hidden:,} suppressed "
+        f"({sum(t['suppressed_primary'] for t in tables.values()):,} primary); audit: "
+        f"{audit['cells_audited']:,} hidden cells attacked, narrowest interval {audit['narrowest_interval']}"
+        f" (margin {audit['margin']}), previous release: {manifest['previous_release'] or 'none'}"
+    )
+    return True
 
 
 def _validate(args: argparse.Namespace) -> int:

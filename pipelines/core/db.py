@@ -40,6 +40,6 @@ def table(sql: str) -> pa.Table:
     """A query's result as an Arrow table, on a connection of its own."""
     con = connect()
     try:
-        return con.execute(sql).to_arrow_table()
+        return con.sql(sql).to_arrow_table()
     finally:
         con.close()

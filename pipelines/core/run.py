@@ -68,11 +68,20 @@ def _load_lock() -> Iterator[bool]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _run(first: str, last: str) -> RunOutcome:
+def run_release(month: str) -> RunOutcome:
+    """One Dagster run of ``monthly_release`` for the as-of month (its statistics must be loaded)."""
+    months_between(month, month)
+    with _load_lock() as locked:
+        if not locked:
+            return RunOutcome("", False, [f"A load is running on {paths().home} (lock {_lock_path()})."], {})
+        return _run(month, month, "monthly_release")
+
+
+def _run(first: str, last: str, job_name: str = "monthly_load") -> RunOutcome:
     from pipelines.definitions import defs
 
     instance = ensure_instance()
-    job = defs.resolve_job_def("monthly_load")
+    job = defs.resolve_job_def(job_name)
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if first == last:
         result = job.execute_in_process(quiet, instance=instance, partition_key=first, raise_on_error=False)

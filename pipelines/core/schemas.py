@@ -38,6 +38,11 @@ def statistics_spec() -> dict[str, Any]:
 
 
 @cache
+def release_spec() -> dict[str, Any]:
+    return _yaml("release.yaml")
+
+
+@cache
 def quarantine_reasons() -> dict[str, Any]:
     return _yaml("quarantine_reasons.yaml")
 

@@ -11,13 +11,20 @@ from pipelines.definitions import defs
 def test_asset_graph_follows_the_data_flow() -> None:
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    expected = {"pseudonymised_reports", "report_register"} | {
-        f"statistics_{t}" for t in statistics_spec()["tables"]
-    }
-    assert keys == expected
+    statistics = {f"statistics_{t}" for t in statistics_spec()["tables"]}
+    assert keys >= {"pseudonymised_reports", "report_register", "protected_release"} | statistics
     assert graph.get(AssetKey("report_register")).parent_keys == {AssetKey("pseudonymised_reports")}
     for table in statistics_spec()["tables"]:
         assert graph.get(AssetKey(f"statistics_{table}")).parent_keys == {AssetKey("report_register")}
+    assert graph.get(AssetKey("protected_release")).parent_keys == {AssetKey(k) for k in statistics}
+
+
+def test_the_load_job_never_builds_a_release() -> None:
+    load = {k.to_user_string() for k in defs.resolve_job_def("monthly_load").asset_layer.selected_asset_keys}
+    release = {
+        k.to_user_string() for k in defs.resolve_job_def("monthly_release").asset_layer.selected_asset_keys
+    }
+    assert "protected_release" not in load and release == {"protected_release"}
 
 
 def test_every_asset_is_monthly_and_checks_block() -> None:
@@ -26,5 +33,6 @@ def test_every_asset_is_monthly_and_checks_block() -> None:
         partitions = graph.get(key).partitions_def
         assert partitions is not None and partitions.get_first_partition_key() == "2016-01"
     specs = [spec for a in defs.assets for spec in a.check_specs]
-    assert {s.name for s in specs} >= {"every_row_accounted_for", "one_row_per_report", "one_pseudonym_key"}
-    assert all(s.blocking for s in specs)
+    blocking = {"every_row_accounted_for", "one_row_per_report", "one_pseudonym_key", "audit_passes"}
+    assert {s.name for s in specs} >= blocking
+    assert all(s.blocking for s in specs if s.name in blocking)

@@ -1,0 +1,59 @@
+"""Dagster asset for stage 5: the protected release of an as-of month, with its LP audit as a blocking check."""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    MaterializeResult,
+    asset,
+)
+
+from pipelines.core.partitions import monthly
+from pipelines.core.settings import paths
+from pipelines.stage4_statistics.compute import table_names
+from pipelines.stage5_protection.release import build_release
+
+AUDIT_PASSES = "audit_passes"
+
+
+@asset(
+    partitions_def=monthly,
+    deps=[f"statistics_{name}" for name in table_names()],
+    group_name="stage5_protection",
+    kinds={"parquet"},
+    check_specs=[
+        AssetCheckSpec(
+            AUDIT_PASSES,
+            asset="protected_release",
+            blocking=True,
+            description="An independent LP attack on everything the release (and the previous one) "
+            "publishes bounds every suppressed cell no tighter than the protection margin.",
+        )
+    ],
+)
+def protected_release(context: AssetExecutionContext) -> MaterializeResult:
+    """The release as of the extract month: the tables of schemas/release.yaml with primary and secondary
+    suppression (kommun → län → riket, month → quarter → year, categories → total, linked tables, the
+    previous release), as Parquet (null + status where suppressed) and CSV with Kolada's symbols, with
+    rates, an audit of every suppressed cell and a manifest. Written to 5_protected/release=YYYY-MM/.
+    Build releases in month order: each is protected against the one before it.
+    """
+    outcome = build_release(paths(), context.partition_key)
+    hidden = sum(t["suppressed_total"] for t in outcome.tables.values())
+    cells = sum(t["cells"] for t in outcome.tables.values())
+    return MaterializeResult(
+        metadata={
+            "previous_release": outcome.previous or "none",
+            "cells": cells,
+            "suppressed": hidden,
+            "suppressed_primary": sum(t["suppressed_primary"] for t in outcome.tables.values()),
+            "seconds": round(outcome.seconds["total"], 2),
+        },
+        check_results=[
+            AssetCheckResult(
+                check_name=AUDIT_PASSES,
+                passed=outcome.passes,
+                metadata={k: v for k, v in outcome.audit.items() if v is not None},
+            )
+        ],
+    )

@@ -1,0 +1,339 @@
+"""A release: the protected tables of one as-of month, with their audit and manifest.
+
+``5_protected/release=YYYY-MM/`` holds, per table of ``schemas/release.yaml``, a Parquet file (value null
+where suppressed, a ``status`` column) and a CSV with Kolada's symbols; ``rates`` for shares computed from
+published cells; ``audit`` (for every suppressed cell, the interval an attacker can infer from this release
+and the previous one, by linear programming); ``cells.parquet`` (which cells were published and which
+hidden, for the next release) and ``manifest.json``. The folder is swapped in whole.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.core.atomic import atomic_dir
+from pipelines.core.schemas import code_table, release_spec
+from pipelines.core.settings import Paths
+from pipelines.stage4_statistics.compute import STATISTICS_FILE
+from pipelines.stage5_protection import cells as c
+from pipelines.stage5_protection.model import PreviousRelease
+from pipelines.stage5_protection.primary import Rules
+from pipelines.stage5_protection.secondary import Protection, protect
+from pipelines.stage5_protection.symbols import NOT_APPLICABLE, SUPPRESSED, to_kolada_csv_values
+
+CELLS_FILE = "cells.parquet"
+MANIFEST_FILE = "manifest.json"
+AUDIT = "audit"
+RATES = "rates"
+
+
+def release_folder(home: Paths, release: str) -> Path:
+    return home.protected / f"release={release}"
+
+
+def rules() -> Rules:
+    spec = release_spec()["rules"]
+    return Rules(
+        threshold=int(spec["threshold"]),
+        suppress_zeros=bool(spec["suppress_zeros"]),
+        group_rule=bool(spec["group_rule"]),
+        group_threshold=int(spec["group_threshold"]),
+        protection_margin=spec["protection_margin"],
+        protect_grand_totals=bool(spec["protect_grand_totals"]),
+    )
+
+
+@dataclass
+class ReleaseOutcome:
+    """What a release did, in aggregate only (safe for Dagster metadata and logs)."""
+
+    release: str
+    previous: str | None
+    passes: bool
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    audit: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def previous_release(
+    home: Paths, calendar: c.Calendar, months_by: dict[str, pd.DataFrame]
+) -> tuple[PreviousRelease | None, pd.DataFrame | None]:
+    """The previous month's release as the attacker saw it (its cells, valued with today's figures,
+    which is exact when nothing was revised and the worst case for protection), and its cell list."""
+    prev = calendar.previous()
+    path = release_folder(home, prev.as_of) / CELLS_FILE
+    if not path.exists():
+        return None, None
+    listed = pd.read_parquet(path)
+    periods = {m: [m] for m in prev.months()} | prev.quarters() | prev.years()
+    available = set(calendar.months())
+    periods = {code: ms for code, ms in periods.items() if set(ms) <= available}
+    frames, specs = {}, []
+    for name, group in listed.groupby("table", sort=False):
+        if name not in months_by or not c.additive(name):
+            continue  # not-additive tables take part through the differencing rule instead
+        values = c.aggregate(months_by[name], periods, name)
+        keys = pd.DataFrame(group["key"].tolist(), columns=[c.GEO, c.PERIOD, *c.dims_of(name)])
+        frames[name] = keys.merge(values, on=list(keys.columns)).assign(published=True)
+        specs.append(c.table_spec(name, prev))
+    hidden = listed.loc[listed["suppressed"]]
+    suppressed = frozenset((t, tuple(k)) for t, k in zip(hidden["table"], hidden["key"], strict=True))
+    return PreviousRelease(frames, specs, c.links(), suppressed), listed
+
+
+def differenced(home: Paths, calendar: c.Calendar, tables: dict[str, pd.DataFrame]) -> set[c.CellId]:
+    """Cells of not-additive tables (distinct children) whose year to date exceeds the previous release's
+    published year to date by 1..threshold: the difference would count a handful of children."""
+    prev = calendar.previous()
+    if calendar.month == 1:
+        return set()
+    out = set()
+    threshold = rules().threshold
+    for name, frame in tables.items():
+        path = release_folder(home, prev.as_of) / f"{name}.parquet"
+        if name not in c.tables() or c.additive(name) or not path.exists():
+            continue
+        dims = c.dims_of(name)
+        old = pd.read_parquet(path, columns=["geo_code", "period_type", *dims, "value"])
+        old = old.loc[old["period_type"].eq("year_to_date")].rename(columns={"geo_code": c.GEO})
+        now = frame.loc[frame[c.PERIOD].eq(c.ytd(calendar.year, calendar.month))]
+        both = now.merge(old, on=[c.GEO, *dims], suffixes=("", "_before"))
+        diff = both[c.VALUE] - both["value_before"].astype("float64")
+        hit = both.loc[diff.between(1, threshold)]
+        keys = hit[[c.GEO, c.PERIOD, *dims]].astype(str).itertuples(index=False, name=None)
+        out |= {(name, key) for key in keys}
+    return out
+
+
+def build_release(home: Paths, as_of: str, exact_audit: bool = True) -> ReleaseOutcome:
+    """Protect and write the release as of ``as_of`` (its statistics must exist)."""
+    import time
+
+    clock = time.perf_counter()
+    calendar = c.Calendar(as_of)
+    has_previous = (release_folder(home, calendar.previous().as_of) / CELLS_FILE).exists()
+    inputs, months_by = c.release_cells(home, calendar, has_previous)
+    previous, _ = previous_release(home, calendar, months_by) if has_previous else (None, None)
+    forced = differenced(home, calendar, inputs.tables)
+    seconds = {"cells": time.perf_counter() - clock}
+    result = protect(
+        inputs.tables, inputs.specs, inputs.links, rules(), previous, forced, exact_audit=exact_audit
+    )
+    seconds["protect_and_audit"] = time.perf_counter() - clock - seconds["cells"]
+    outcome = ReleaseOutcome(as_of, calendar.previous().as_of if previous else None, result.passes)
+    with atomic_dir(release_folder(home, as_of)) as out:
+        _write(out, home, calendar, inputs.tables, result, outcome)
+    outcome.seconds = seconds | {"total": time.perf_counter() - clock}
+    return outcome
+
+
+def _published(
+    name: str, frame: pd.DataFrame, mask: np.ndarray, calendar: c.Calendar, label: str
+) -> pd.DataFrame:
+    """A table as published: codes, Swedish labels, value (null where suppressed) and status."""
+    _, level = c.geographies()
+    names = _geo_names()
+    dims = c.dims_of(name)
+    out = pd.DataFrame(
+        {
+            "release": calendar.as_of,
+            "as_of_month": calendar.as_of,
+            "period_type": frame[c.PERIOD].map(calendar.period_type),
+            "period": frame[c.PERIOD].str.replace(r"-YTD\d\d$", "", regex=True),
+            "geo_level": frame[c.GEO].map(level),
+            "geo_code": frame[c.GEO],
+            "geo_name": frame[c.GEO].map(names),
+        }
+    )
+    for dim in dims:
+        out[dim] = frame[dim].to_numpy()
+        out[f"{dim}_sv"] = frame[dim].map(_labels(name, dim)).to_numpy()
+    out["value"] = pd.array(np.where(mask, pd.NA, frame[c.VALUE].to_numpy()), dtype="Int64")
+    out["status"] = np.where(mask, SUPPRESSED, "")
+    return out.sort_values(["period_type", "period", "geo_level", "geo_code", *dims], ignore_index=True)
+
+
+def _geo_names() -> dict[str, str]:
+    kommuner = code_table("municipalities").to_pandas()
+    lan = code_table("counties").to_pandas()
+    return (
+        {c.RIKET: "Riket"}
+        | dict(zip(lan["county_code"], lan["county_name"], strict=True))
+        | dict(zip(kommuner["municipality_code"], kommuner["municipality_name_short"], strict=True))
+    )
+
+
+def _labels(name: str, dim: str) -> dict[str, str]:
+    spec = c.tables()[name]["dimensions"][dim]
+    if "categories" in spec:
+        return {code: cat["sv"] for code, cat in spec["categories"].items()}
+    table = code_table(spec["codes"]).to_pandas()
+    return {"total": "Totalt"} | dict(zip(table["code"], table["label_sv"], strict=True))
+
+
+def rates(published: dict[str, pd.DataFrame], threshold: int) -> pd.DataFrame:
+    """Every rate of the spec where its numerator and denominator are both published tables' rows."""
+    frames = []
+    for rate, spec in release_spec()["rates"].items():
+        parts = []
+        for side in ("numerator", "denominator"):
+            table, where = spec[side]["table"], spec[side]["where"]
+            frame = published[table]
+            for dim, code in where.items():
+                frame = frame.loc[frame[dim].eq(code)]
+            keys = ["release", "as_of_month", "period_type", "period", "geo_level", "geo_code", "geo_name"]
+            parts.append(
+                frame[[*keys, "value", "status"]].rename(columns={"value": side, "status": f"{side}_status"})
+            )
+        both = parts[0].merge(parts[1], on=keys)
+        num, den = both["numerator"].astype("Float64"), both["denominator"].astype("Float64")
+        small = num.between(1, threshold) | den.between(1, threshold)
+        hidden = both["numerator_status"].eq(SUPPRESSED) | both["denominator_status"].eq(SUPPRESSED) | small
+        value = (num / den.where(den > 0)).round(4)
+        frames.append(
+            both[keys].assign(
+                rate=rate,
+                rate_sv=spec["sv"],
+                value=value.mask(hidden.fillna(True)),
+                status=np.where(
+                    hidden.fillna(True), SUPPRESSED, np.where(den.eq(0).fillna(False), NOT_APPLICABLE, "")
+                ),
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _write(
+    out: Path,
+    home: Paths,
+    calendar: c.Calendar,
+    tables: dict[str, pd.DataFrame],
+    result: Protection,
+    outcome: ReleaseOutcome,
+) -> None:
+    label = _data_label(home, calendar.as_of)
+    spec = release_spec()
+    meta = {
+        "release": calendar.as_of,
+        "as_of_month": calendar.as_of,
+        "contract": f"release v{spec['version']}",
+        "disclosure_control": "protected (primary + secondary suppression, LP-audited)",
+        "data": label,
+    }
+    main = {name: frame for name, frame in tables.items() if name in c.tables()}
+    masks = result.table_masks(main)
+    published = {}
+    for name, frame in main.items():
+        mask, reasons = masks[name]
+        published[name] = _published(name, frame, mask, calendar, label)
+        _write_table(out, name, published[name], meta)
+        outcome.tables[name] = {
+            "cells": len(frame),
+            "suppressed_primary": int((mask & np.char.startswith(reasons.astype(str), "primary")).sum()),
+            "suppressed_total": int(mask.sum()),
+            "hidden_share_of_cells": round(float(mask.mean()), 4) if len(frame) else 0.0,
+            "hidden_share_of_count": _hidden_share(frame, mask),
+        }
+    _write_table(out, RATES, rates(published, rules().threshold), meta)
+    audit = _audit(result, main)
+    _write_table(out, AUDIT, audit, meta)
+    outcome.audit = _audit_summary(result, audit)
+    _write_cells(out, result, main)
+    (out / MANIFEST_FILE).write_text(
+        json.dumps(_manifest(calendar, outcome, meta), ensure_ascii=False, indent=2), "utf-8"
+    )
+
+
+def _hidden_share(frame: pd.DataFrame, mask: np.ndarray) -> float:
+    """Share of the table's count behind suppressed cells, at its finest level (kommun or län)."""
+    total = float(frame[c.VALUE].sum())
+    return round(float(frame.loc[mask, c.VALUE].sum()) / total, 4) if total else 0.0
+
+
+def _write_table(out: Path, name: str, frame: pd.DataFrame, meta: dict[str, str]) -> None:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({k: str(v) for k, v in meta.items()} | {"table": name})
+    pq.write_table(table, out / f"{name}.parquet", compression="zstd")
+    csv = frame.copy()
+    if "value" in csv and "status" in csv:
+        csv["value"] = to_kolada_csv_values(csv, not_applicable=csv["status"].eq(NOT_APPLICABLE))
+    csv.to_csv(out / f"{name}.csv", sep=";", index=False, encoding="utf-8-sig")
+
+
+def _audit(result: Protection, main: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The attacker's interval for every suppressed published cell (never its value or its reason)."""
+    audit = result.audit if result.audit is not None else pd.DataFrame(columns=["table", "key"])
+    audit = audit.loc[
+        audit["table"].isin(list(main)) & result.system.published[audit["cell"].to_numpy(dtype=int)]
+    ]
+    keys = audit["key"].tolist()
+    return pd.DataFrame(
+        {
+            "table": audit["table"].to_numpy(),
+            "geo_code": [k[0] for k in keys],
+            "period": [k[1] for k in keys],
+            "categories": ["/".join(k[2:]) for k in keys],
+            "lower": audit["lower"].to_numpy(dtype=float),
+            "upper": audit["upper"].to_numpy(dtype=float),
+            "width": audit["width"].to_numpy(dtype=float),
+            "passes": audit["passes"].to_numpy(dtype=bool),
+        }
+    )
+
+
+def _audit_summary(result: Protection, audit: pd.DataFrame) -> dict[str, Any]:
+    full = result.audit if result.audit is not None else pd.DataFrame({"width": [], "passes": []})
+    finite = full["width"].replace(np.inf, np.nan).dropna()
+    return {
+        "cells_audited": len(full),
+        "of_which_never_published": int(len(full) - len(audit)),
+        "failing": int((~full["passes"].astype(bool)).sum()),
+        "unprotectable": len(result.unprotectable),
+        "narrowest_interval": float(finite.min()) if len(finite) else None,
+        "margin": rules().margin,
+        "passes": bool(result.passes),
+    }
+
+
+def _write_cells(out: Path, result: Protection, main: dict[str, pd.DataFrame]) -> None:
+    """Which published cells were hidden: what the next release must keep consistent with."""
+    rows = []
+    masks = result.table_masks(main)
+    for name, frame in main.items():
+        keys = frame[[c.GEO, c.PERIOD, *c.dims_of(name)]].astype(str).to_numpy().tolist()
+        rows.append(pd.DataFrame({"table": name, "key": keys, "suppressed": masks[name][0]}))
+    pd.concat(rows, ignore_index=True).to_parquet(out / CELLS_FILE, compression="zstd")
+
+
+def _manifest(calendar: c.Calendar, outcome: ReleaseOutcome, meta: dict[str, str]) -> dict[str, Any]:
+    spec = release_spec()
+    return {
+        **meta,
+        "previous_release": outcome.previous,
+        "code_version": f"orostat {version('orostat')}",
+        "rules": spec["rules"] | {"protection_margin_used": rules().margin},
+        "geographies": spec["geographies"],
+        "tables": outcome.tables,
+        "rates": list(spec["rates"]),
+        "audit": outcome.audit,
+        "symbols": {
+            "..": "sekretess (suppressed)",
+            "-": "uppgift saknas (missing)",
+            ".": "ej tillämpligt (not applicable)",
+        },
+    }
+
+
+def _data_label(home: Paths, as_of: str) -> str:
+    path = home.statistics / "reports" / f"as_of_month={as_of}" / STATISTICS_FILE
+    meta = pq.read_schema(path).metadata or {}
+    return meta.get(b"data", b"real").decode("utf-8")

@@ -1,0 +1,116 @@
+"""Releases built from real pipeline output (a small synthetic demo), checked from what they publish."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.core.settings import Paths
+from pipelines.demo.generator import generate_demo
+from pipelines.stage2_pseudonymise.ingest import load_month
+from pipelines.stage2_pseudonymise.keyed_hash import load_key
+from pipelines.stage3_register.register import build_entries
+from pipelines.stage4_statistics.compute import build_statistics
+from pipelines.stage5_protection.release import MANIFEST_FILE, build_release, release_folder
+
+pytestmark = pytest.mark.slow
+MONTHS = ["2025-01", "2025-02", "2025-03"]
+# small municipalities in two län, and a big one: small cells are common
+KOMMUNER = ["0114", "0115", "0117", "0180", "2021", "2023", "2026", "2029"]
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    mp = pytest.MonkeyPatch()
+    root = tmp_path_factory.mktemp("release")
+    mp.setenv("OROSTAT_HOME", str(root))
+    mp.setenv("DAGSTER_HOME", str(root / "dagster"))
+    mp.setenv("OROSTAT_KEY", secrets.token_hex(32))
+    mp.delenv("OROSTAT_KEY_FILE", raising=False)
+    home = Paths(root)
+    generate_demo(home.landing, year=2025, seed=7, scale=0.3, municipality_codes=KOMMUNER)
+    key = load_key()
+    for month in MONTHS:
+        load_month(month, key, home)
+        build_entries(home, month)
+    build_statistics(home, MONTHS)
+    assert build_release(home, "2025-03").passes
+    yield home
+    mp.undo()
+
+
+def _table(home: Paths, release: str, name: str) -> pd.DataFrame:
+    return pd.read_parquet(release_folder(home, release) / f"{name}.parquet")
+
+
+def test_published_values_are_the_statistics_and_hidden_ones_are_null(released: Paths) -> None:
+    outcomes = _table(released, "2025-03", "outcomes")
+    total = outcomes.loc[outcomes["outcome"].eq("total") & outcomes["period_type"].eq("month")]
+    stats = pd.read_parquet(released.statistics / "reports" / "as_of_month=2025-03" / "data.parquet")
+    stats = stats.loc[stats["period_type"].eq("month")].set_index(["geo_code", "period"])["reports"]
+    shown = total.loc[total["status"].eq("")].set_index(["geo_code", "period"])["value"]
+    assert len(shown) > 10
+    assert (shown == stats.reindex(shown.index).fillna(0)).all()
+    hidden = outcomes.loc[outcomes["status"].eq("..")]
+    assert len(hidden) > 0 and hidden["value"].isna().all()
+    assert not outcomes.loc[outcomes["status"].eq(""), "value"].isna().any()
+
+
+def test_no_published_count_is_between_one_and_the_threshold(released: Paths) -> None:
+    for name in ["outcomes", "decision_time", "identification", "reporters", "causes", "age_sex", "children"]:
+        table = _table(released, "2025-03", name)
+        assert not table["value"].between(1, 4).any(), name
+
+
+def test_rates_are_hidden_with_their_parts_and_csv_uses_kolada_symbols(released: Paths) -> None:
+    folder = release_folder(released, "2025-03")
+    rates = pd.read_parquet(folder / "rates.parquet")
+    outcomes = _table(released, "2025-03", "outcomes")
+    opened = outcomes.loc[outcomes["outcome"].eq("opened")].set_index(["geo_code", "period"])["status"]
+    inv = rates.loc[rates["rate"].eq("investigation_rate")].set_index(["geo_code", "period"])
+    assert inv.loc[opened[opened.eq("..")].index, "status"].eq("..").all()
+    csv = pd.read_csv(
+        folder / "outcomes.csv", sep=";", dtype=str, encoding="utf-8-sig", keep_default_na=False
+    )
+    assert set(csv.loc[csv["status"].eq(".."), "value"]) == {".."}
+    assert csv.loc[csv["status"].eq(""), "value"].str.fullmatch(r"\d+").all()
+
+
+def test_manifest_and_audit_say_what_was_done_without_values(released: Paths) -> None:
+    folder = release_folder(released, "2025-03")
+    manifest = json.loads((folder / MANIFEST_FILE).read_text("utf-8"))
+    assert manifest["previous_release"] is None and manifest["audit"]["passes"]
+    assert manifest["rules"]["threshold"] == 4 and manifest["data"].startswith("SYNTETISKA")
+    audit = pd.read_parquet(folder / "audit.parquet")
+    assert "value" not in audit.columns and "reason" not in " ".join(audit.columns)
+    assert audit["passes"].all() and (audit["width"] >= 4).all()
+    hidden = sum(t["suppressed_total"] for t in manifest["tables"].values())
+    assert len(audit) == hidden
+
+
+def test_a_release_without_its_statistics_is_refused(released: Paths, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="load that month first"):
+        build_release(Paths(tmp_path), "2025-03")
+
+
+def test_the_release_runs_through_dagster_and_a_failed_audit_blocks_it(released: Paths, monkeypatch) -> None:
+    from pipelines.core.run import run_release
+    from pipelines.stage5_protection import assets
+
+    outcome = run_release("2025-03")
+    assert outcome.success, outcome.errors
+    real = assets.build_release
+
+    def failing(home: Paths, month: str):
+        result = real(home, month)
+        result.passes = False
+        return result
+
+    monkeypatch.setattr(assets, "build_release", failing)
+    outcome = run_release("2025-03")
+    assert not outcome.success
+    assert any("audit_passes" in message for message in outcome.errors)
