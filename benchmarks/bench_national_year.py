@@ -1,4 +1,4 @@
-"""Benchmark: a national year (≈ 500,000 reports, 290 × 12 files) from landing to statistics.
+"""Benchmark: a national year (≈ 500,000 reports, 290 × 12 files) from landing to its December release.
 
 Not a test: run it with `make bench` and put the figures in the issue notes. Generates the synthetic year
 once (cached under the benchmark folder), then runs the full load headless through Dagster in one run
@@ -28,14 +28,20 @@ def main() -> None:
     args = parser.parse_args()
     home = args.folder / f"scale-{args.scale}"
     landing = home / "data" / "1_landing"
-    for stale in ["data/2_pseudonymised", "data/3_register", "data/4_statistics", "dagster"]:
+    for stale in [
+        "data/2_pseudonymised",
+        "data/3_register",
+        "data/4_statistics",
+        "data/5_protected",
+        "dagster",
+    ]:
         shutil.rmtree(home / stale, ignore_errors=True)
     os.environ.update(
         OROSTAT_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), OROSTAT_KEY=secrets.token_hex(32)
     )
     os.environ.pop("OROSTAT_KEY_FILE", None)
 
-    from pipelines.core.run import run_months
+    from pipelines.core.run import run_months, run_release
     from pipelines.demo.generator import generate_demo
 
     if not (landing / ".complete").exists():
@@ -56,6 +62,11 @@ def main() -> None:
     rows_in, accepted, quarantined = db.one(
         f"SELECT sum(rows_in), sum(accepted), sum(quarantined) FROM read_parquet('{ledger}')"
     )
+    started = time.perf_counter()
+    release = run_release(f"{args.year}-12")
+    release_wall = time.perf_counter() - started
+    if not release.success:
+        raise SystemExit(f"release failed: {release.errors}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(
@@ -67,6 +78,7 @@ def main() -> None:
         print(f"{step:40} {seconds:8.2f}")
     ingest = outcome.step_seconds.get("pseudonymised_reports", float("nan"))
     print(f"{'whole Dagster run (wall, in process)':40} {wall:8.2f}")
+    print(f"{'release ' + str(args.year) + '-12 (protect + LP audit, Dagster run)':40} {release_wall:8.2f}")
     print(f"ingest + pseudonymise: {rows_in / ingest:,.0f} rows/s; end to end: {rows_in / wall:,.0f} rows/s")
     print(f"peak memory: {peak:,.0f} MiB in this process, {workers:,.0f} MiB in the largest worker process")
 
