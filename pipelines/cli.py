@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     summary.add_argument("--as-of", help="extract month YYYY-MM (default: the latest computed)")
     release = sub.add_parser("release", help="protect and write the release as of an extract month")
     release.add_argument("--as-of", required=True, help="extract month YYYY-MM (loaded first)")
+    status = sub.add_parser("status", help="what is loaded and what is missing, per extract month")
+    status.add_argument("--month", help="only this extract month YYYY-MM")
     validate = sub.add_parser("validate", help="check an extract file without loading it (no key needed)")
     validate.add_argument("file", type=Path)
     validate.add_argument("--english", action="store_true", help="messages in English")
@@ -40,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": _summary,
         "validate": _validate,
         "release": _release,
+        "status": _status,
     }[args.command]
     return handler(args)
 
@@ -242,6 +245,12 @@ def _release_run(month: str) -> bool:
         f" (margin {audit['margin']}), previous release: {manifest['previous_release'] or 'none'}"
     )
     return True
+
+
+def _status(args: argparse.Namespace) -> int:
+    from pipelines.stage4_statistics.status import print_status
+
+    return print_status(paths(), args.month)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -7,10 +7,14 @@ run, built once in memory and aggregated by one query per statistic.
 from collections.abc import Iterator
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetSpec,
     BackfillPolicy,
     MaterializeResult,
+    asset,
     multi_asset,
 )
 
@@ -18,6 +22,7 @@ from pipelines.core.partitions import monthly, months_of
 from pipelines.core.schemas import statistics_spec
 from pipelines.core.settings import paths
 from pipelines.stage4_statistics.compute import build_statistics, table_names
+from pipelines.stage4_statistics.deliveries import build_deliveries
 
 
 def _spec(name: str) -> AssetSpec:
@@ -50,4 +55,49 @@ def statistics(context: AssetExecutionContext) -> Iterator[MaterializeResult]:
         )
 
 
-statistics_assets = [statistics]
+EVERY_MUNICIPALITY = "every_municipality_delivered"
+
+
+@asset(
+    partitions_def=monthly,
+    backfill_policy=BackfillPolicy.single_run(),
+    deps=["report_register"],
+    group_name="stage4_statistics",
+    kinds={"duckdb", "parquet"},
+    check_specs=[
+        AssetCheckSpec(
+            EVERY_MUNICIPALITY,
+            asset="delivery_monitoring",
+            blocking=False,
+            description="Warns, per extract month, which of the 290 municipalities delivered no file that "
+            "loaded (their reports are missing from every statistic of that month).",
+        )
+    ],
+)
+def delivery_monitoring(context: AssetExecutionContext) -> MaterializeResult:
+    """Deliveries and data quality per extract month and municipality, for all 290 municipalities:
+    delivered or not, files loaded/rejected/superseded, rows accepted and quarantined (and by reason),
+    reports still undecided more than 14 days after arrival, decisions that arrived late. Internal,
+    operational. Written to 4_statistics/deliveries/ and 4_statistics/deliveries_by_reason/ per as-of month;
+    columns in schemas/deliveries.yaml.
+    """
+    missing = build_deliveries(paths(), months_of(context))
+    gaps = {month: codes for month, codes in missing.items() if codes}
+    return MaterializeResult(
+        metadata={"extract_months": len(missing), "months_with_missing_municipalities": len(gaps)},
+        check_results=[
+            AssetCheckResult(
+                check_name=EVERY_MUNICIPALITY,
+                passed=not gaps,
+                severity=AssetCheckSeverity.WARN,
+                # municipality codes are public reference data; the list is capped to stay readable
+                metadata={
+                    month: ", ".join(codes[:60]) + (" …" if len(codes) > 60 else "")
+                    for month, codes in gaps.items()
+                },
+            )
+        ],
+    )
+
+
+statistics_assets = [statistics, delivery_monitoring]

@@ -1,0 +1,121 @@
+"""Delivery and data-quality monitoring: per extract month and municipality, for all 290 municipalities.
+
+Who delivered, how many rows were accepted or quarantined and why, how many reports are still undecided
+more than 14 days after arrival, and how many decisions arrived late. Computed in DuckDB from the stage-2
+ledgers and quarantine and the register; the columns are declared in ``schemas/deliveries.yaml``.
+Operational counts about files and reports: no child is described, no identifier is read.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import yaml
+
+from pipelines.core import db
+from pipelines.core.atomic import atomic_dir
+from pipelines.core.partitions import month_bounds
+from pipelines.core.schemas import code_table
+from pipelines.core.settings import SCHEMAS, Paths, settings
+from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE
+from pipelines.stage3_register.register import KEY, history
+from pipelines.stage4_statistics.compute import STATISTICS_FILE
+
+QUARANTINE_FILE = "quarantine.parquet"
+
+
+@cache
+def contract() -> dict[str, Any]:
+    return yaml.safe_load((SCHEMAS / "deliveries.yaml").read_text(encoding="utf-8"))
+
+
+def _columns(table: str) -> str:
+    """The contract's columns, cast to their declared types, in order."""
+    cols = contract()["tables"][table]["columns"]
+    return ", ".join(f"CAST({name} AS {spec['type']}) AS {name}" for name, spec in cols.items())
+
+
+def _parquet_or_empty(path: str, exists: bool, empty: str) -> str:
+    return f"read_parquet('{path}')" if exists else f"(SELECT * FROM ({empty}) WHERE false)"
+
+
+def deliveries_sql(home: Paths, month: str) -> str:
+    folder = home.extract_month(month)
+    ledger = _parquet_or_empty(
+        str(folder / LEDGER_FILE),
+        (folder / LEDGER_FILE).exists(),
+        "SELECT ''::VARCHAR municipality_code, ''::VARCHAR status, 0::BIGINT rows_in, "
+        "0::BIGINT accepted, 0::BIGINT quarantined",
+    )
+    _, last_day, _ = month_bounds(month)
+    deadline = settings()["decisions"]["deadline_days"]
+    return f"""
+    WITH files AS (
+      SELECT municipality_code,
+             count(*) FILTER (WHERE status = 'inläst') AS files_loaded,
+             count(*) FILTER (WHERE status = 'avvisad') AS files_rejected,
+             count(*) FILTER (WHERE status = 'ersatt') AS files_superseded,
+             sum(rows_in) FILTER (WHERE status = 'inläst') AS rows_in,
+             sum(accepted) FILTER (WHERE status = 'inläst') AS accepted,
+             sum(quarantined) FILTER (WHERE status = 'inläst') AS quarantined
+      FROM {ledger} GROUP BY municipality_code),
+    reports AS (
+      SELECT municipality_code,
+             count(*) FILTER (WHERE valid_to IS NULL AND outcome = 'ej_beslutat'
+                              AND date_received <= DATE '{last_day}' - {int(deadline)}) AS undecided_over_deadline,
+             count(*) FILTER (WHERE valid_from = '{month}' AND decided AND NOT coalesce(was_decided, false)
+                              AND strftime(month_received, '%Y-%m') < '{month}') AS late_decisions
+      FROM (SELECT *, lag(decided) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS was_decided
+            FROM {history(home, month)})
+      GROUP BY municipality_code)
+    SELECT {_columns("deliveries")} FROM (
+      SELECT '{month}' AS as_of_month, m.municipality_code, m.municipality_name_short AS municipality_name,
+             m.county_code, coalesce(f.files_loaded, 0) > 0 AS delivered,
+             coalesce(f.files_loaded, 0) AS files_loaded, coalesce(f.files_rejected, 0) AS files_rejected,
+             coalesce(f.files_superseded, 0) AS files_superseded, coalesce(f.rows_in, 0) AS rows_in,
+             coalesce(f.accepted, 0) AS accepted, coalesce(f.quarantined, 0) AS quarantined,
+             round(f.quarantined / nullif(f.rows_in, 0), 4) AS rejection_rate,
+             coalesce(r.undecided_over_deadline, 0) AS undecided_over_deadline,
+             coalesce(r.late_decisions, 0) AS late_decisions
+      FROM ref_municipalities m
+      LEFT JOIN files f USING (municipality_code)
+      LEFT JOIN reports r USING (municipality_code))
+    ORDER BY municipality_code"""
+
+
+def by_reason_sql(home: Paths, month: str) -> str:
+    path = home.extract_month(month) / QUARANTINE_FILE
+    quarantine = _parquet_or_empty(
+        str(path), path.exists(), "SELECT ''::VARCHAR municipality_code, []::VARCHAR[] reasons"
+    )
+    return f"""
+    SELECT {_columns("deliveries_by_reason")} FROM (
+      SELECT '{month}' AS as_of_month, municipality_code, reason, count(*) AS rows
+      FROM (SELECT municipality_code, unnest(reasons) AS reason FROM {quarantine})
+      GROUP BY ALL)
+    ORDER BY municipality_code, reason"""
+
+
+def build_deliveries(home: Paths, months: list[str]) -> dict[str, list[str]]:
+    """Write both tables for every month; return the municipality codes missing per month."""
+    con = db.connect()
+    con.register("ref_municipalities", code_table("municipalities"))
+    missing = {}
+    try:
+        for month in months:
+            for table, sql in (("deliveries", deliveries_sql), ("deliveries_by_reason", by_reason_sql)):
+                with atomic_dir(home.statistics / table / f"as_of_month={month}") as out:
+                    con.execute(
+                        f"COPY ({sql(home, month)}) TO '{out / STATISTICS_FILE}' (FORMAT parquet, "
+                        f"COMPRESSION zstd, KV_METADATA {{monitoring_table: '{table}', as_of_month: '{month}', "
+                        f"contract: 'deliveries v{contract()['version']}'}})"
+                    )
+            path = home.statistics / "deliveries" / f"as_of_month={month}" / STATISTICS_FILE
+            rows = con.execute(
+                f"SELECT municipality_code FROM read_parquet('{path}') WHERE NOT delivered ORDER BY 1"
+            ).fetchall()
+            missing[month] = [code for (code,) in rows]
+    finally:
+        con.close()
+    return missing
