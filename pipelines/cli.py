@@ -90,6 +90,8 @@ def _run(first: str, last: str) -> bool:
     outcome = run_months(first, last)
     if outcome.success:
         print(f"  Dagster run {outcome.run_id}: success")
+        for message in outcome.warnings:
+            print(f"    {message} (see `orostat status`)")
     else:
         print(f"  Dagster run {outcome.run_id}: FAILED", file=sys.stderr)
         for message in outcome.errors:

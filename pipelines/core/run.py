@@ -7,10 +7,10 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import DagsterEventType, DagsterInstance
+from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
 from pipelines.core.partitions import months_between
 from pipelines.core.settings import PROJECT_ROOT, paths
@@ -33,6 +33,7 @@ class RunOutcome:
     success: bool
     errors: list[str]
     step_seconds: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
 
 
 def run_months(first: str, last: str | None = None) -> RunOutcome:
@@ -88,7 +89,7 @@ def _run(first: str, last: str, job_name: str = "monthly_load") -> RunOutcome:
     else:
         tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
         result = job.execute_in_process(quiet, instance=instance, tags=tags, raise_on_error=False)
-    return RunOutcome(result.run_id, result.success, _errors(result), _durations(result))
+    return RunOutcome(result.run_id, result.success, _errors(result), _durations(result), _warnings(result))
 
 
 def _durations(result) -> dict[str, float]:
@@ -111,6 +112,17 @@ def _errors(result) -> list[str]:
             messages.append(f"{event.step_key}: {cause.message.strip() if cause else 'failed'}")
         elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
             data = event.event_specific_data
-            if not data.passed:
+            if not data.passed and data.severity == AssetCheckSeverity.ERROR:
                 messages.append(f"check failed: {data.asset_key.to_user_string()} {data.check_name}")
     return messages
+
+
+def _warnings(result) -> list[str]:
+    """Failed warning checks (e.g. municipalities that delivered nothing): the run still succeeds."""
+    return [
+        f"warning: {data.asset_key.to_user_string()} {data.check_name}"
+        for event in result.all_events
+        if event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION
+        and not (data := event.event_specific_data).passed
+        and data.severity == AssetCheckSeverity.WARN
+    ]

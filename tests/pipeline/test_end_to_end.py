@@ -6,7 +6,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from pipelines.core import db
-from pipelines.core.run import run_months
+from pipelines.core.run import run_months, run_release
 from pipelines.core.settings import Paths
 from pipelines.demo.generator import generate_demo
 from pipelines.stage2_pseudonymise.leak_scan import needles_from_landing, scan
@@ -49,6 +49,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Paths:
     generate_demo(home.landing, year=2025, seed=SEED, scale=0.05, municipality_codes=MUNICIPALITIES)
     outcome = run_months("2025-01", "2025-12")
     assert outcome.success, outcome.errors
+    release = run_release("2025-12")  # the protected release is scanned for identifiers too
+    assert release.success, release.errors
     yield home
     for name, value in saved.items():
         if value is None:
@@ -118,3 +120,4 @@ def test_no_identifier_survives_anywhere(demo_run: Paths) -> None:
     assert findings == []
     scanned = [p for p in demo_run.home.rglob("*") if p.is_file() and not p.is_relative_to(demo_run.landing)]
     assert any(p.suffix == ".db" for p in scanned)  # Dagster's SQLite run storage was scanned too
+    assert any(p.name == "manifest.json" for p in scanned)  # and the release
