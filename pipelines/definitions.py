@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import AssetSelection, Definitions, build_schedule_from_partitioned_job, define_asset_job
 
+from pipelines.core.settings import settings
 from pipelines.stage2_pseudonymise.assets import pseudonymised_reports
 from pipelines.stage3_register.assets import report_register
 from pipelines.stage4_statistics.assets import statistics_assets
@@ -24,4 +25,15 @@ monthly_release = define_asset_job(
     description="Protect and publish the release as of an extract month (after its load).",
 )
 
-defs = Definitions(assets=all_assets, jobs=[monthly_load, monthly_release])
+_release = settings()["release"]
+monthly_release_schedule = build_schedule_from_partitioned_job(
+    monthly_release,
+    name="monthly_release_schedule",
+    description="Builds the release of the month that has just ended (turn on in the UI once loads run).",
+    day_of_month=_release["schedule_day_of_month"],
+    hour_of_day=_release["schedule_hour"],
+)
+
+defs = Definitions(
+    assets=all_assets, jobs=[monthly_load, monthly_release], schedules=[monthly_release_schedule]
+)

@@ -36,3 +36,16 @@ def test_every_asset_is_monthly_and_checks_block() -> None:
     blocking = {"every_row_accounted_for", "one_row_per_report", "one_pseudonym_key", "audit_passes"}
     assert {s.name for s in specs} >= blocking
     assert all(s.blocking for s in specs if s.name in blocking)
+
+
+def test_the_release_schedule_builds_the_month_that_has_just_ended() -> None:
+    import datetime as dt
+
+    from dagster import DagsterInstance, build_schedule_context
+
+    schedule = defs.resolve_schedule_def("monthly_release_schedule")
+    assert schedule.job_name == "monthly_release" and schedule.cron_schedule == "0 6 20 * *"
+    when = dt.datetime(2026, 4, 20, 6, 0, tzinfo=dt.UTC)
+    with DagsterInstance.ephemeral() as instance:
+        requests = schedule.evaluate_tick(build_schedule_context(instance, scheduled_execution_time=when))
+    assert [r.partition_key for r in requests.run_requests] == ["2026-03"]
