@@ -171,7 +171,7 @@ def _bound_component(
         see(x)
         if lo_seen[j] <= TOL:
             lo[j] = 0.0  # a feasible point at the bound x >= 0 is the minimum
-        elif exact or not hi[j] - lo_seen[j] >= margin:  # (inf - inf is nan: solve)
+        elif exact or not _spread(hi[j], lo_seen[j]) >= margin:  # (unknown spread: solve)
             c[j] = 1.0
             status, x = lp.solve(c)
             lo[j] = x[j] if x is not None else np.nan
@@ -181,6 +181,11 @@ def _bound_component(
     lo = np.where(np.isnan(lo), lo_seen, lo)
     hi = np.where(np.isnan(hi), hi_seen, hi)
     return np.maximum(lo, 0.0), hi, done
+
+
+def _spread(high: float, low: float) -> float:
+    """high - low, NaN when both are infinite (nothing seen yet) instead of a warning."""
+    return float("nan") if np.isinf(high) and np.isinf(low) else high - low
 
 
 def attack(

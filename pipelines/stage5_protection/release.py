@@ -295,7 +295,10 @@ def _audit_summary(result: Protection, audit: pd.DataFrame) -> dict[str, Any]:
     finite = full["width"].replace(np.inf, np.nan).dropna()
     return {
         "cells_audited": len(full),
-        "of_which_never_published": int(len(full) - len(audit)),
+        # sensitive cells that are never published themselves (a kommun's month), protected all the same
+        "of_which_never_published": int((~result.system.published[full["cell"].to_numpy(dtype=int)]).sum())
+        if len(full)
+        else 0,
         "failing": int((~full["passes"].astype(bool)).sum()),
         "unprotectable": len(result.unprotectable),
         "narrowest_interval": float(finite.min()) if len(finite) else None,
