@@ -143,8 +143,9 @@ def _check_months(first: str, last: str) -> str | None:
 
 
 def _latest_loaded() -> str | None:
-    folders = sorted(paths().register.glob("extract_month=*")) if paths().register.exists() else []
-    return folders[-1].name.split("=")[1] if folders else None
+    from pipelines.stage3_register.register import latest_extract_month
+
+    return latest_extract_month(paths())
 
 
 def _print_outputs(as_of: str) -> None:

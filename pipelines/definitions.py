@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, build_schedule_from_partitioned_job, define_asset_job
 
 from pipelines.core.settings import settings
+from pipelines.operations.sensors import landing_sensor
 from pipelines.stage2_pseudonymise.assets import pseudonymised_reports
 from pipelines.stage3_register.assets import report_register
 from pipelines.stage4_statistics.assets import statistics_assets
@@ -35,5 +36,8 @@ monthly_release_schedule = build_schedule_from_partitioned_job(
 )
 
 defs = Definitions(
-    assets=all_assets, jobs=[monthly_load, monthly_release], schedules=[monthly_release_schedule]
+    assets=all_assets,
+    jobs=[monthly_load, monthly_release],
+    schedules=[monthly_release_schedule],
+    sensors=[landing_sensor],
 )

@@ -83,6 +83,12 @@ def history(paths: Paths, up_to: str) -> str:
     )"""
 
 
+def latest_extract_month(paths: Paths) -> str | None:
+    """The latest extract month the register holds, or None before the first load."""
+    folders = sorted(paths.register.glob("extract_month=*")) if paths.register.exists() else []
+    return folders[-1].name.split("=")[1] if folders else None
+
+
 def as_of(paths: Paths, month: str) -> str:
     """A FROM item: the current state of every report as of extract month ``month``."""
     return f"""(

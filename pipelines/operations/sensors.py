@@ -1,0 +1,83 @@
+"""A sensor on the landing folder: a new or changed extract (by content, not by mtime) starts its month's load.
+
+The cursor maps each landing file name to the SHA-256 of its content. A tick hashes the files whose name
+says which municipality and month they deliver, and asks for one ``monthly_load`` run over the months with
+a new or changed file (and every later month already loaded, whose as-of figures change too). The run key
+is made of those months' file hashes, so the same content never loads twice, while a re-delivery (new
+content, same or new name) does. Off until an operator turns it on.
+"""
+
+from __future__ import annotations
+
+import json
+
+from cryptography.hazmat.primitives import hashes
+from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
+
+from pipelines.core.settings import paths, settings
+from pipelines.stage1_landing.read import FileRejected, parse_file_name
+from pipelines.stage2_pseudonymise.ingest import sha256_of, unrecognised_files
+from pipelines.stage3_register.register import latest_extract_month
+
+
+def landing_state() -> dict[str, tuple[str, str]]:
+    """File name -> (month, SHA-256) for every landing file whose name can be loaded."""
+    landing = paths().landing
+    state = {}
+    if not landing.exists():
+        return state
+    for path in sorted(landing.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        try:
+            _, month = parse_file_name(path)
+        except FileRejected:
+            continue
+        state[path.name] = (month, sha256_of(path))
+    return state
+
+
+def _run_key(month: str, files: dict[str, tuple[str, str]]) -> str:
+    digest = hashes.Hash(hashes.SHA256())
+    for name, (file_month, sha) in sorted(files.items()):
+        if file_month == month:
+            digest.update(f"{name}:{sha}\n".encode())
+    return f"{month}:{digest.finalize().hex()[:16]}"
+
+
+def requests_for(
+    state: dict[str, tuple[str, str]], cursor: dict[str, str], latest_loaded: str | None = None
+) -> list[RunRequest]:
+    """The run for every month with a new or changed file, as one load (a single-run backfill).
+
+    A changed earlier month changes every later as-of month, so the run reaches the latest month loaded.
+    """
+    changed = sorted({month for name, (month, sha) in state.items() if cursor.get(name) != sha})
+    if not changed:
+        return []
+    first, last = changed[0], max(changed[-1], latest_loaded or changed[-1])
+    key = ",".join(_run_key(month, state) for month in changed)
+    if first == last:
+        return [RunRequest(run_key=key, partition_key=first)]
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    return [RunRequest(run_key=key, tags=tags)]
+
+
+@sensor(
+    job_name="monthly_load",
+    minimum_interval_seconds=int(settings()["operations"]["landing_sensor_interval_seconds"]),
+    default_status=DefaultSensorStatus.STOPPED,
+    description="Starts the load of a month when one of its extracts is new or changed (by SHA-256).",
+)
+def landing_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
+    """Watch 1_landing/ and load each month whose delivered content changed."""
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    state = landing_state()
+    ignored = unrecognised_files(paths().landing)  # masked: a name could be a personnummer
+    if ignored:
+        context.log.warning(f"{len(ignored)} landing files have names that cannot be loaded: {ignored[:5]}")
+    requests = requests_for(state, cursor, latest_extract_month(paths()))
+    new_cursor = json.dumps({name: sha for name, (_, sha) in state.items()}, sort_keys=True)
+    if not requests:
+        return SkipReason(f"no new or changed extracts among {len(state)} files")
+    return SensorResult(run_requests=requests, cursor=new_cursor)
