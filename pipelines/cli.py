@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pipelines.core import db
-from pipelines.core.settings import paths
+from pipelines.core.settings import paths, settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     load.add_argument("--month", help="YYYY-MM")
     load.add_argument("--from", dest="first", help="first month YYYY-MM of a range")
     load.add_argument("--to", dest="last", help="last month YYYY-MM of a range")
+    backfill = sub.add_parser("backfill", help="load a range of extract months as one Dagster run")
+    backfill.add_argument("--from", dest="first", required=True, help="first month YYYY-MM")
+    backfill.add_argument("--to", dest="last", required=True, help="last month YYYY-MM")
     summary = sub.add_parser("summary", help="print the national summary per month of arrival")
     summary.add_argument("--as-of", help="extract month YYYY-MM (default: the latest computed)")
     release = sub.add_parser("release", help="protect and write the release as of an extract month")
@@ -43,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         "validate": _validate,
         "release": _release,
         "status": _status,
+        "backfill": _backfill,
     }[args.command]
     return handler(args)
 
@@ -125,6 +129,26 @@ def _load(args: argparse.Namespace) -> int:
     if ok:
         _print_outputs(last)
     return 0 if ok else 1
+
+
+def _backfill(args: argparse.Namespace) -> int:
+    """A range of months (years) as one single-run backfill, with a live status while it runs."""
+    from rich.console import Console
+
+    from pipelines.core.partitions import months_between
+
+    problem = _check_months(args.first, args.last)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    months = months_between(args.first, args.last)
+    limit = 12 * int(settings()["operations"]["max_backfill_years"])
+    if len(months) > limit:
+        print(f"{len(months)} months is more than {limit} in one run: split the backfill.", file=sys.stderr)
+        return 2
+    print(f"Backfill: {len(months)} extract months, {args.first} … {args.last}, in one Dagster run.")
+    with Console(stderr=True).status(f"Loading {len(months)} months (one run) …"):
+        return _load(argparse.Namespace(month=None, first=args.first, last=args.last))
 
 
 def _check_months(first: str, last: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import AssetSelection, Definitions, build_schedule_from_partitioned_job, define_asset_job
 
 from pipelines.core.settings import settings
+from pipelines.operations.retention import purge_run_history, purge_schedule
 from pipelines.operations.sensors import landing_sensor
 from pipelines.stage2_pseudonymise.assets import pseudonymised_reports
 from pipelines.stage3_register.assets import report_register
@@ -37,7 +38,7 @@ monthly_release_schedule = build_schedule_from_partitioned_job(
 
 defs = Definitions(
     assets=all_assets,
-    jobs=[monthly_load, monthly_release],
-    schedules=[monthly_release_schedule],
+    jobs=[monthly_load, monthly_release, purge_run_history],
+    schedules=[monthly_release_schedule, purge_schedule],
     sensors=[landing_sensor],
 )

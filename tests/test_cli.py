@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from pipelines.cli import main
@@ -43,3 +45,51 @@ def test_a_second_concurrent_load_is_refused(home) -> None:
         fcntl.flock(fh, fcntl.LOCK_EX)
         outcome = run_months("2025-03")
     assert not outcome.success and "Another load is running" in outcome.errors[0]
+
+
+def test_backfill_refuses_reversed_malformed_and_overlong_ranges(capsys, home) -> None:
+    assert main(["backfill", "--from", "2025-06", "--to", "2025-01"]) == 2
+    assert "after" in capsys.readouterr().err
+    assert main(["backfill", "--from", "2025-13", "--to", "2025-12"]) == 2
+    assert "not a month" in capsys.readouterr().err
+    import pipelines.core.settings as settings_module
+
+    limits = dict(settings_module.settings()["operations"], max_backfill_years=1)
+    patched = dict(settings_module.settings(), operations=limits)
+    import pipelines.cli as cli
+
+    cli.settings = lambda: patched  # type: ignore[assignment]
+    try:
+        assert main(["backfill", "--from", "2024-01", "--to", "2025-06"]) == 2
+        assert "more than 12" in capsys.readouterr().err
+    finally:
+        cli.settings = settings_module.settings  # type: ignore[assignment]
+
+
+def test_backfill_loads_the_range_in_one_run(capsys, home, key) -> None:
+    import datetime as dt
+
+    from tests.extracts import child, dash12, write_semicolon
+
+    for month in ("2025-03", "2025-04"):
+        write_semicolon(
+            home.landing / f"0180_{month}.csv",
+            [
+                [
+                    "0180",
+                    f"R{month}",
+                    dash12(child(dt.date(2015, 1, 1))),
+                    f"{month}-02",
+                    "POL",
+                    "V1",
+                    "inleds",
+                    f"{month}-04",
+                    "",
+                ]
+            ],
+        )
+    assert main(["backfill", "--from", "2025-03", "--to", "2025-04"]) == 0
+    out = capsys.readouterr().out
+    assert "2 extract months" in out
+    assert len(re.findall(r"Dagster run [0-9a-f-]{36}: success", out)) == 1
+    assert (home.statistics / "reports" / "as_of_month=2025-04").exists()
