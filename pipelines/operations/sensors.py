@@ -15,26 +15,13 @@ from cryptography.hazmat.primitives import hashes
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from pipelines.core.settings import paths, settings
-from pipelines.stage1_landing.read import FileRejected, parse_file_name
-from pipelines.stage2_pseudonymise.ingest import sha256_of, unrecognised_files
+from pipelines.stage2_pseudonymise.ingest import delivered_files, sha256_of, unrecognised_files
 from pipelines.stage3_register.register import latest_extract_month
 
 
 def landing_state() -> dict[str, tuple[str, str]]:
     """File name -> (month, SHA-256) for every landing file whose name can be loaded."""
-    landing = paths().landing
-    state = {}
-    if not landing.exists():
-        return state
-    for path in sorted(landing.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        try:
-            _, month = parse_file_name(path)
-        except FileRejected:
-            continue
-        state[path.name] = (month, sha256_of(path))
-    return state
+    return {path.name: (month, sha256_of(path)) for path, month in delivered_files(paths().landing)}
 
 
 def _run_key(month: str, files: dict[str, tuple[str, str]]) -> str:

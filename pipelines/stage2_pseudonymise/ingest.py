@@ -89,8 +89,8 @@ class MonthLoad:
         return sum(f.status == "avvisad" for f in self.files)
 
 
-def landing_files(landing: Path, month: str) -> list[Path]:
-    """Files in the landing folder whose name says they deliver ``month``."""
+def delivered_files(landing: Path) -> list[tuple[Path, str]]:
+    """(file, month it delivers) for every landing file whose name says which month it delivers."""
     if not landing.exists():
         return []
     found = []
@@ -101,9 +101,13 @@ def landing_files(landing: Path, month: str) -> list[Path]:
             _, period = parse_file_name(path)
         except FileRejected:
             continue
-        if period == month:
-            found.append(path)
+        found.append((path, period))
     return found
+
+
+def landing_files(landing: Path, month: str) -> list[Path]:
+    """Files in the landing folder whose name says they deliver ``month``."""
+    return [path for path, period in delivered_files(landing) if period == month]
 
 
 def unrecognised_files(landing: Path) -> list[str]:
