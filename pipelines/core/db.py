@@ -14,6 +14,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory connection that never spills row data to disk."""
     con = duckdb.connect(":memory:")
     con.execute("SET temp_directory = ''")
+    con.execute("SET enable_progress_bar = false")  # no progress bars in logs or captured output
     return con
 
 

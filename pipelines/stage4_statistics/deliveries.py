@@ -19,7 +19,7 @@ from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import code_table
 from pipelines.core.settings import SCHEMAS, Paths, settings
 from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE
-from pipelines.stage3_register.register import KEY, history
+from pipelines.stage3_register.register import KEY, REGISTER_FILE
 from pipelines.stage4_statistics.compute import STATISTICS_FILE
 
 QUARANTINE_FILE = "quarantine.parquet"
@@ -66,8 +66,8 @@ def deliveries_sql(home: Paths, month: str) -> str:
                               AND date_received <= DATE '{last_day}' - {int(deadline)}) AS undecided_over_deadline,
              count(*) FILTER (WHERE valid_from = '{month}' AND decided AND NOT coalesce(was_decided, false)
                               AND strftime(month_received, '%Y-%m') < '{month}') AS late_decisions
-      FROM (SELECT *, lag(decided) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS was_decided
-            FROM {history(home, month)})
+      FROM (SELECT * EXCLUDE (valid_to), CASE WHEN valid_to <= '{month}' THEN valid_to END AS valid_to
+            FROM entries WHERE valid_from <= '{month}')
       GROUP BY municipality_code)
     SELECT {_columns("deliveries")} FROM (
       SELECT '{month}' AS as_of_month, m.municipality_code, m.municipality_name_short AS municipality_name,
@@ -97,12 +97,27 @@ def by_reason_sql(home: Paths, month: str) -> str:
     ORDER BY municipality_code, reason"""
 
 
+def _load_entries(con, home: Paths, up_to: str) -> None:
+    """Every register entry up to the run's last month, read once: when it stopped being current
+    (``valid_to``) and whether the report had been decided before it (``was_decided``)."""
+    glob = home.register / "extract_month=*" / REGISTER_FILE
+    columns = "municipality_code, report_id, outcome, decided, date_received, month_received, valid_from"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE entries AS
+        SELECT {columns},
+               lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to,
+               lag(decided) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS was_decided
+        FROM read_parquet('{glob}') WHERE valid_from <= '{up_to}'"""
+    )
+
+
 def build_deliveries(home: Paths, months: list[str]) -> dict[str, list[str]]:
     """Write both tables for every month; return the municipality codes missing per month."""
     con = db.connect()
     con.register("ref_municipalities", code_table("municipalities"))
     missing = {}
     try:
+        _load_entries(con, home, max(months))
         for month in months:
             for table, sql in (("deliveries", deliveries_sql), ("deliveries_by_reason", by_reason_sql)):
                 with atomic_dir(home.statistics / table / f"as_of_month={month}") as out:
