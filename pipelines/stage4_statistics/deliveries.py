@@ -9,8 +9,10 @@ Operational counts about files and reports: no child is described, no identifier
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import yaml
 
 from pipelines.core import db
@@ -40,11 +42,16 @@ def _parquet_or_empty(path: str, exists: bool, empty: str) -> str:
     return f"read_parquet('{path}')" if exists else f"(SELECT * FROM ({empty}) WHERE false)"
 
 
+def _has_rows(path: Path) -> bool:
+    """A month without deliveries writes an empty file with no typed columns: read it as empty."""
+    return path.exists() and pq.ParquetFile(path).metadata.num_rows > 0
+
+
 def deliveries_sql(home: Paths, month: str) -> str:
     folder = home.extract_month(month)
     ledger = _parquet_or_empty(
         str(folder / LEDGER_FILE),
-        (folder / LEDGER_FILE).exists(),
+        _has_rows(folder / LEDGER_FILE),
         "SELECT ''::VARCHAR municipality_code, ''::VARCHAR status, 0::BIGINT rows_in, "
         "0::BIGINT accepted, 0::BIGINT quarantined",
     )
@@ -87,7 +94,7 @@ def deliveries_sql(home: Paths, month: str) -> str:
 def by_reason_sql(home: Paths, month: str) -> str:
     path = home.extract_month(month) / QUARANTINE_FILE
     quarantine = _parquet_or_empty(
-        str(path), path.exists(), "SELECT ''::VARCHAR municipality_code, []::VARCHAR[] reasons"
+        str(path), _has_rows(path), "SELECT ''::VARCHAR municipality_code, []::VARCHAR[] reasons"
     )
     return f"""
     SELECT {_columns("deliveries_by_reason")} FROM (

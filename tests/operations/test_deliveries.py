@@ -87,3 +87,16 @@ def test_status_says_who_is_missing_and_exits_by_it(home: Paths, key, capsys) ->
     assert main(["status"]) == 1  # 289 municipalities delivered nothing
     out = capsys.readouterr().out
     assert "1/290" in out and "Upplands Väsby" in out
+
+
+def test_a_month_without_any_delivery_is_all_missing_and_the_load_still_succeeds(home: Paths, key) -> None:
+    for month in ("2025-03", "2025-05"):
+        write_semicolon(
+            home.landing / f"0180_{month}.csv",
+            [["0180", f"R{month}", dash12(KID), f"{month}-02", "POL", "V1", "inleds", f"{month}-04", ""]],
+        )
+    outcome = run_months("2025-03", "2025-05")
+    assert outcome.success, outcome.errors
+    april = _table(home, "deliveries", "2025-04")
+    assert len(april) == 290 and not any(r["delivered"] for r in april.values())
+    assert _table(home, "deliveries_by_reason", "2025-04") == {}
