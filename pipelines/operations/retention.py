@@ -37,6 +37,7 @@ def purge_run_history() -> None:
 
 
 purge_schedule = ScheduleDefinition(
+    name="purge_schedule",
     job=purge_run_history,
     cron_schedule="0 3 * * 0",
     default_status=DefaultScheduleStatus.STOPPED,

@@ -1,6 +1,6 @@
 """A sensor on the landing folder: a new or changed extract (by content, not by mtime) starts its month's load.
 
-The cursor maps each landing file name to the SHA-256 of its content. A tick hashes the files whose name
+The cursor maps each landing file name (masked) to the SHA-256 of its content. A tick hashes the files whose name
 says which municipality and month they deliver, and asks for one ``monthly_load`` run over the months with
 a new or changed file (and every later month already loaded, whose as-of figures change too). The run key
 is made of those months' file hashes, so the same content never loads twice, while a re-delivery (new
@@ -10,6 +10,7 @@ content, same or new name) does. Off until an operator turns it on.
 from __future__ import annotations
 
 import json
+import re
 
 from cryptography.hazmat.primitives import hashes
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
@@ -20,8 +21,28 @@ from pipelines.stage3_register.register import latest_extract_month
 
 
 def landing_state() -> dict[str, tuple[str, str]]:
-    """File name -> (month, SHA-256) for every landing file whose name can be loaded."""
-    return {path.name: (month, sha256_of(path)) for path, month in delivered_files(paths().landing)}
+    """Masked file name -> (month, SHA-256) for every landing file whose name can be loaded.
+
+    The names go into the cursor, which Dagster stores, so they are masked: a loadable name can still
+    carry a personnummer after its month (``0180_2025-03_<number>.csv``). Files whose masked names
+    coincide share one entry, the hash of their hashes, so a change to any of them still counts.
+    """
+    pattern = re.compile(settings()["masking"]["identifier_regex"])
+    grouped: dict[str, tuple[str, list[str]]] = {}
+    for path, month in delivered_files(paths().landing):
+        name = pattern.sub("XXXXXX-XXXX", path.name)
+        grouped.setdefault(name, (month, []))[1].append(sha256_of(path))
+    return {name: (month, _combined(shas)) for name, (month, shas) in grouped.items()}
+
+
+def _combined(shas: list[str]) -> str:
+    """One file's hash as it is; several (masked names that coincide): the hash of their sorted hashes."""
+    if len(shas) == 1:
+        return shas[0]
+    digest = hashes.Hash(hashes.SHA256())
+    for sha in sorted(shas):
+        digest.update(sha.encode())
+    return digest.finalize().hex()
 
 
 def _run_key(month: str, files: dict[str, tuple[str, str]]) -> str:
