@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
@@ -22,9 +23,12 @@ from pipelines.core.schemas import code_table
 from pipelines.core.settings import SCHEMAS, Paths, settings
 from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE
 from pipelines.stage3_register.register import KEY, REGISTER_FILE
-from pipelines.stage4_statistics.compute import STATISTICS_FILE
+from pipelines.stage4_statistics.compute import STATISTICS_FILE, data_label
 
 QUARANTINE_FILE = "quarantine.parquet"
+TABLES = ("deliveries", "deliveries_by_reason")
+# The contract's DuckDB types as Parquet (Arrow) reads them back.
+ARROW_TYPES = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_()}
 
 
 @cache
@@ -36,6 +40,23 @@ def _columns(table: str) -> str:
     """The contract's columns, cast to their declared types, in order."""
     cols = contract()["tables"][table]["columns"]
     return ", ".join(f"CAST({name} AS {spec['type']}) AS {name}" for name, spec in cols.items())
+
+
+def expected_schema(table: str) -> pa.Schema:
+    """The Parquet schema a monitoring table must have, generated from ``schemas/deliveries.yaml``."""
+    cols = contract()["tables"][table]["columns"]
+    return pa.schema([(name, ARROW_TYPES[spec["type"]]) for name, spec in cols.items()])
+
+
+def check_schema(path: Path, table: str) -> None:
+    """Refuse a written file whose columns or types differ from the contract (names only in the message)."""
+    found, expected = pq.read_schema(path), expected_schema(table)
+    # names, order and types; nullability and field metadata are the writer's business
+    if [(f.name, f.type) for f in found] != [(f.name, f.type) for f in expected]:
+        raise ValueError(
+            f"{table}: written columns {[f'{f.name} {f.type}' for f in found]} do not match "
+            f"schemas/deliveries.yaml {[f'{f.name} {f.type}' for f in expected]}"
+        )
 
 
 def _parquet_or_empty(path: str, exists: bool, empty: str) -> str:
@@ -125,14 +146,16 @@ def build_deliveries(home: Paths, months: list[str]) -> dict[str, list[str]]:
     missing = {}
     try:
         _load_entries(con, home, max(months))
+        label = data_label(con).replace("'", "''")
         for month in months:
-            for table, sql in (("deliveries", deliveries_sql), ("deliveries_by_reason", by_reason_sql)):
+            for table, sql in zip(TABLES, (deliveries_sql, by_reason_sql), strict=True):
                 with atomic_dir(home.statistics / table / f"as_of_month={month}") as out:
                     con.execute(
                         f"COPY ({sql(home, month)}) TO '{out / STATISTICS_FILE}' (FORMAT parquet, "
                         f"COMPRESSION zstd, KV_METADATA {{monitoring_table: '{table}', as_of_month: '{month}', "
-                        f"contract: 'deliveries v{contract()['version']}'}})"
+                        f"contract: 'deliveries v{contract()['version']}', data: '{label}'}})"
                     )
+                    check_schema(out / STATISTICS_FILE, table)  # before the folder is swapped in
             path = home.statistics / "deliveries" / f"as_of_month={month}" / STATISTICS_FILE
             rows = con.execute(
                 f"SELECT municipality_code FROM read_parquet('{path}') WHERE NOT delivered ORDER BY 1"

@@ -1,82 +1,138 @@
-"""``orostat status``: what is loaded, what is missing, per extract month (from the monitoring tables)."""
+"""``orostat status``: what is loaded, what is missing, per extract month (from the monitoring tables).
+
+Exit codes: 0 = every loaded month is complete, clean and reconciled; 1 = municipalities missing, files
+rejected or rows unaccounted for; 2 = nothing loaded yet (or the month asked for is not loaded).
+"""
 
 from __future__ import annotations
 
 import sys
 
+from rich.console import Console
+from rich.table import Table
+
 from pipelines.core import db
 from pipelines.core.settings import Paths
+from pipelines.stage3_register.register import REGISTER_FILE
 from pipelines.stage4_statistics.compute import STATISTICS_FILE
+from pipelines.stage4_statistics.deliveries import TABLES
 from pipelines.stage5_protection.release import release_folder
 
+MISSING_SHOWN = 120  # characters of missing municipality names per month before "…"
 
-def _months(home: Paths) -> list[str]:
-    folder = home.statistics / "deliveries"
+
+def _as_of_months(home: Paths, table: str) -> list[str]:
+    folder = home.statistics / table
     return sorted(p.name.split("=")[1] for p in folder.glob("as_of_month=*")) if folder.exists() else []
 
 
-def print_status(home: Paths, month: str | None = None) -> int:
-    """0 = every loaded month complete and clean; 1 = municipalities missing or files rejected; 2 = nothing."""
-    from rich.console import Console
-    from rich.table import Table
+def _truncate(text: str | None, limit: int = MISSING_SHOWN) -> str:
+    text = text or ""
+    return text[:limit] + ("…" if len(text) > limit else "")
 
-    months = _months(home)
+
+def _console() -> Console:
+    return Console(width=max(Console().width, 140))
+
+
+def print_status(home: Paths, month: str | None = None) -> int:
+    """Print the per-month summary (or one month's per-municipality detail); return the exit code."""
+    months = _as_of_months(home, "deliveries")
     if not months:
         print("Nothing loaded yet: run `orostat load --month YYYY-MM` (or `make demo`).", file=sys.stderr)
         return 2
+    if month and month not in months:
+        print(f"Extract month {month} is not loaded (loaded: {months[0]} … {months[-1]}).", file=sys.stderr)
+        return 2
+    problems = _print_months(home, month)
+    if month:
+        _print_month_detail(home, month)
+    _print_keys_and_statistics(home, months[-1])
+    return 1 if problems else 0
+
+
+def _print_months(home: Paths, month: str | None) -> bool:
+    """One row per extract month; True when any month has a gap, a rejected file or unreconciled rows."""
     glob = home.statistics / "deliveries" / "as_of_month=*" / STATISTICS_FILE
     where = f"WHERE as_of_month = '{month}'" if month else ""
     rows = db.rows(
         f"""SELECT as_of_month, count(*) FILTER (WHERE delivered), count(*), sum(files_loaded),
-                   sum(files_rejected), sum(rows_in), sum(quarantined), sum(undecided_over_deadline),
+                   sum(files_rejected), sum(rows_in), sum(quarantined),
+                   sum(rows_in) - sum(accepted) - sum(quarantined), sum(undecided_over_deadline),
+                   sum(late_decisions),
                    string_agg(municipality_name, ', ' ORDER BY municipality_code) FILTER (WHERE NOT delivered)
             FROM read_parquet('{glob}', hive_partitioning = false) {where} GROUP BY 1 ORDER BY 1"""
     )
+    headers = ["extract month", "delivered", "files", "rejected", "rows", "quarantined", "unreconciled"]
     table = Table(title=f"orostat status: {home.home}")
-    for header in [
-        "extract month",
-        "delivered",
-        "files",
-        "rejected",
-        "rows",
-        "quarantined",
-        "undecided >14 d",
-        "missing",
-    ]:
+    for header in [*headers, "undecided >14 d", "late decisions", "missing"]:
         table.add_column(header, justify="left" if header == "missing" else "right", overflow="fold")
     problems = False
-    for as_of, delivered, total, files, rejected, rows_in, quarantined, late, missing in rows:
-        problems |= delivered < total or rejected > 0
-        shown = (missing or "")[:120] + ("…" if missing and len(missing) > 120 else "")
-        table.add_row(
-            as_of,
-            f"{delivered}/{total}",
-            f"{files:,}",
-            f"{rejected:,}",
-            f"{rows_in:,}",
-            f"{quarantined:,}",
-            f"{late:,}",
-            shown,
-        )
-    Console(width=max(Console().width, 140)).print(table)
-    _print_keys_and_releases(home, months[-1])
-    return 1 if problems else 0
+    for as_of, delivered, total, *counts, missing in rows:
+        files, rejected, rows_in, quarantined, unreconciled, undecided, late = counts
+        problems |= delivered < total or rejected > 0 or unreconciled != 0
+        figures = [files, rejected, rows_in, quarantined, unreconciled, undecided, late]
+        table.add_row(as_of, f"{delivered}/{total}", *(f"{n:,}" for n in figures), _truncate(missing))
+    _console().print(table)
+    return problems
 
 
-def _print_keys_and_releases(home: Paths, latest: str) -> None:
-    glob = home.register / "extract_month=*" / "register.parquet"
+def _print_month_detail(home: Paths, month: str) -> None:
+    """Every municipality that delivered or had a file rejected in the month, then the missing ones."""
+    folder = home.statistics / "deliveries" / f"as_of_month={month}" / STATISTICS_FILE
+    reasons = home.statistics / "deliveries_by_reason" / f"as_of_month={month}" / STATISTICS_FILE
+    rows = db.rows(
+        f"""SELECT d.municipality_code, d.municipality_name, files_loaded, files_rejected, files_superseded,
+                   rows_in, accepted, quarantined, coalesce(printf('%.2f %%', 100 * rejection_rate), ''),
+                   undecided_over_deadline, late_decisions,
+                   coalesce(string_agg(r.reason || ' ' || r.rows, ', ' ORDER BY r.reason), '')
+            FROM read_parquet('{folder}') d
+            LEFT JOIN read_parquet('{reasons}') r USING (municipality_code)
+            WHERE delivered OR files_rejected > 0
+            GROUP BY ALL ORDER BY d.municipality_code"""
+    )
+    table = Table(title=f"Extract month {month}, per municipality")
+    for header in ["code", "municipality", "files", "rejected", "superseded", "rows", "accepted"]:
+        table.add_column(header, justify="left" if header == "municipality" else "right")
+    for header in ["quarantined", "rate", "undecided >14 d", "late decisions", "reasons"]:
+        table.add_column(header, justify="left" if header == "reasons" else "right", overflow="fold")
+    for code, name, *figures, rate, undecided, late, why in rows:
+        table.add_row(code, name, *(f"{n:,}" for n in figures), rate, f"{undecided:,}", f"{late:,}", why)
+    _console().print(table)
+    missing = db.rows(
+        f"SELECT municipality_code || ' ' || municipality_name FROM read_parquet('{folder}') "
+        "WHERE NOT delivered ORDER BY municipality_code"
+    )
+    names = ", ".join(name for (name,) in missing)
+    print(f"Missing ({len(missing)} of 290): {_truncate(names, 600) or 'none'}")
+
+
+def _print_keys_and_statistics(home: Paths, latest: str) -> None:
+    """The pseudonym key id(s) in use, the latest statistics as-of month and the latest release."""
+    glob = home.register / "extract_month=*" / REGISTER_FILE
     keys = [
         k
         for (k,) in db.rows(
             f"SELECT DISTINCT key_id FROM read_parquet('{glob}') WHERE key_id IS NOT NULL ORDER BY 1"
         )
     ]
+    statistics = sorted(
+        {
+            m
+            for p in home.statistics.iterdir()
+            if p.is_dir() and p.name not in TABLES
+            for m in _as_of_months(home, p.name)
+        }
+    )
     released = (
         sorted(p.name.split("=")[1] for p in home.protected.glob("release=*"))
         if home.protected.exists()
         else []
     )
     print(f"Pseudonym key id(s) in the register: {', '.join(keys) or 'none'}")
-    print(f"Latest extract month loaded: {latest}; releases: {', '.join(released) or 'none'}")
+    print(
+        f"Latest extract month loaded: {latest}; latest statistics as of: {statistics[-1] if statistics else 'none'}"
+    )
+    print(f"Releases: {', '.join(released) or 'none'}")
     if released:
         print(f"Latest release: {release_folder(home, released[-1])}")

@@ -100,3 +100,79 @@ def test_a_month_without_any_delivery_is_all_missing_and_the_load_still_succeeds
     april = _table(home, "deliveries", "2025-04")
     assert len(april) == 290 and not any(r["delivered"] for r in april.values())
     assert _table(home, "deliveries_by_reason", "2025-04") == {}
+
+
+def test_written_files_match_the_contract_and_a_drifted_schema_is_refused(home: Paths, key, tmp_path) -> None:
+    import duckdb
+    import pyarrow.parquet as pq
+    import pytest
+
+    from pipelines.stage4_statistics.deliveries import TABLES, check_schema, contract, expected_schema
+
+    write_semicolon(
+        home.landing / "0180_2025-03.csv",
+        [["0180", "R1", dash12(KID), "2025-03-02", "POL", "V1", "inleds", "2025-03-04", ""]],
+    )
+    assert run_months("2025-03").success
+    for table in TABLES:
+        path = home.statistics / table / "as_of_month=2025-03" / "data.parquet"
+        assert pq.read_schema(path).names == list(contract()["tables"][table]["columns"])
+        assert pq.read_schema(path).types == expected_schema(table).types
+        meta = pq.read_metadata(path).metadata
+        assert meta[b"monitoring_table"] == table.encode() and meta[b"as_of_month"] == b"2025-03"
+        assert meta[b"data"] == b"real"
+    drifted = tmp_path / "drifted.parquet"
+    con = duckdb.connect(":memory:")
+    con.execute(f"COPY (SELECT '2025-03' AS as_of_month, 1 AS rows) TO '{drifted}' (FORMAT parquet)")
+    con.close()
+    with pytest.raises(ValueError, match="deliveries_by_reason"):
+        check_schema(drifted, "deliveries_by_reason")
+
+
+def test_the_warning_check_lists_the_missing_municipalities(home: Paths, key) -> None:
+    from dagster import DagsterInstance, materialize
+
+    from pipelines.stage4_statistics.assets import EVERY_MUNICIPALITY, delivery_monitoring
+
+    write_semicolon(
+        home.landing / "0180_2025-03.csv",
+        [["0180", "R1", dash12(KID), "2025-03-02", "POL", "V1", "inleds", "2025-03-04", ""]],
+    )
+    assert run_months("2025-03").success
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([delivery_monitoring], partition_key="2025-03", instance=instance)
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == EVERY_MUNICIPALITY and not evaluation.passed
+    assert evaluation.severity.value == "WARN"
+    listed = evaluation.metadata["2025-03"].value.removesuffix(" …").split(", ")
+    assert "0114" in listed and "0180" not in listed
+    assert len(listed) == 60  # capped: 289 are missing
+
+
+def test_status_exit_codes_complete_rejected_and_month_detail(home: Paths, key, capsys) -> None:
+    from pipelines.cli import main
+    from pipelines.core.schemas import code_table
+
+    codes = code_table("municipalities").column("municipality_code").to_pylist()
+    for n, code in enumerate(codes):
+        write_semicolon(
+            home.landing / f"{code}_2025-03.csv",
+            [[code, f"R{n}", dash12(KID), "2025-03-02", "POL", "V1", "inleds", "2025-03-04", ""]],
+        )
+    assert run_months("2025-03").success
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "290/290" in out and "latest statistics as of: 2025-03" in out
+    assert main(["status", "--month", "2025-04"]) == 2
+
+    # a re-delivery replaces the earlier file even when it is rejected: Stockholm is then missing
+    (home.landing / "0180_2025-03_b.csv").write_text("not;an;extract\n1;2;3\n", encoding="utf-8")
+    assert run_months("2025-03").success
+    capsys.readouterr()
+    assert main(["status", "--month", "2025-03"]) == 1
+    out = capsys.readouterr().out
+    assert "289/290" in out and "Missing (1 of 290): 0180 Stockholm" in out
+    (detail,) = [line.split("│")[1:-1] for line in out.splitlines() if "│ 0180 " in line]
+    # code, name, files, rejected, superseded, rows, accepted, quarantined
+    assert [cell.strip() for cell in detail[:8]] == ["0180", "Stockholm", "0", "1", "1", "0", "0", "0"]
