@@ -56,13 +56,26 @@ class Landed:
 
 def parse_file_name(path: Path) -> tuple[str, str]:
     """(municipality code, period YYYY-MM) from a landing file name, per settings.yaml's pattern."""
+    masked = masked_name(path.name)
+    if masked != path.name:
+        # The name is stored (ledger, quarantine, feedback, Dagster metadata), so it must not carry a number.
+        raise FileRejected(
+            "filnamn_id",
+            f"The file name {masked!r} contains what looks like a personnummer; rename it to"
+            " <kommunkod>_<ÅÅÅÅ-MM>.csv|.txt|.xlsx.",
+        )
     match = re.match(settings()["extract"]["file_name_pattern"], path.name, flags=re.IGNORECASE)
     if not match:
         raise FileRejected(
             "filnamn",
-            f"The file name {path.name!r} does not follow <kommunkod>_<ÅÅÅÅ-MM>.csv|.txt|.xlsx.",
+            f"The file name {masked!r} does not follow <kommunkod>_<ÅÅÅÅ-MM>.csv|.txt|.xlsx.",
         )
     return match["municipality_code"], match["period"]
+
+
+def masked_name(name: str) -> str:
+    """A file name with anything that looks like a personnummer replaced, safe to log and store."""
+    return re.sub(settings()["masking"]["identifier_regex"], "XXXXXX-XXXX", name)
 
 
 def read_extract(path: Path) -> Landed:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 
 from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import quarantine_reasons
-from pipelines.stage1_landing.read import FileRejected, Landed, read_extract
+from pipelines.stage1_landing.read import FileRejected, Landed, masked_name, read_extract
 from pipelines.stage2_pseudonymise.validate import build_checked, expand
 
 LISTED_ROWS = 20
@@ -78,7 +78,12 @@ def summaries(landed: list[Landed], con: duckdb.DuckDBPyConnection) -> list[dict
 
 
 def rejection(path: Path, err: FileRejected) -> dict[str, Any]:
-    return {"file": path.name, "status": "avvisad", "rejection_code": err.code, "rejection_message": str(err)}
+    return {
+        "file": masked_name(path.name),
+        "status": "avvisad",
+        "rejection_code": err.code,
+        "rejection_message": str(err),
+    }
 
 
 def write_feedback(folder: Path, feedback: list[dict[str, Any]], quarantine: pa.Table | None) -> None:

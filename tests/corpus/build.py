@@ -37,6 +37,7 @@ BAD_ROW_KID = child(dt.date(2011, 5, 6), 432)
 ADULT = child(dt.date(2005, 1, 1), 210)  # 20 years old on the date received
 COORDINATION = child(dt.date(2019, 1, 5), 88, coordination=True)
 IN_FREE_TEXT = child(dt.date(2014, 8, 19), 515)
+IN_FILE_NAME = child(dt.date(2015, 4, 2), 246)
 
 Row = list[str]
 HEADER = SEMICOLON_HEADER.split(";")
@@ -160,6 +161,12 @@ def missing_required_column(folder: Path) -> Built:
 
 def bad_file_name(folder: Path) -> Built:
     return Built([write_csv(folder / "orosanmalningar_mars.csv", clean_rows())], _numbers([]))
+
+
+def number_in_file_name(folder: Path) -> Built:
+    """A loadable name with a child's number after the month: refused, the number never stored."""
+    name = f"{MUNICIPALITY}_{MONTH}_{dash10(IN_FILE_NAME)}.csv"
+    return Built([write_csv(folder / name, clean_rows())], [*_numbers([]), IN_FILE_NAME])
 
 
 def unknown_municipality(folder: Path) -> Built:
@@ -447,6 +454,7 @@ FILE_LEVEL: dict[str, tuple[Callable[[Path], Built], str]] = {
     "unknown_dialect": (unknown_dialect, "okand_dialekt"),
     "missing_required_column": (missing_required_column, "okand_dialekt"),
     "bad_file_name": (bad_file_name, "filnamn"),
+    "number_in_file_name": (number_in_file_name, "filnamn_id"),
     "unknown_municipality": (unknown_municipality, "kommun_okand"),
     "other_municipality": (other_municipality, "fel_kommun"),
     "wrong_period": (wrong_period, "fel_period"),

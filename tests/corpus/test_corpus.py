@@ -121,11 +121,18 @@ def test_file_level_rejection(kind: str, home: Paths, key, tmp_path: Path, capsy
     assert exit_code == 2
     assert "AVVISAS" in out
     assert json.loads((tmp_path / "feedback.json").read_text("utf-8"))["rejection_code"] == code
-    exit_code, out = _validate(built.path, tmp_path / "feedback_en.json", capsys, "--english")
-    assert (exit_code, "REJECTED" in out) == (2, True)
+    exit_code, out_en = _validate(built.path, tmp_path / "feedback_en.json", capsys, "--english")
+    assert (exit_code, "REJECTED" in out_en) == (2, True)
+    written = out + out_en + (tmp_path / "feedback.json").read_text("utf-8")
+    # No number in any written form, not even the one in the file's own name.
+    assert Needles(built.numbers).count_in(written.encode("utf-8")) == 0
 
-    if code == "filnamn":
-        return  # a file whose name gives no month belongs to no month's load
+    if code in ("filnamn", "filnamn_id"):
+        # A file whose name gives no month, or carries a number, belongs to no month's load.
+        builder(home.landing)
+        load = load_month(MONTH, key, home)
+        assert (load.files_rejected, load.rows_in) == (0, 0)
+        return
     landed = builder(home.landing)
     load = load_month(MONTH, key, home)
     assert (load.files_rejected, load.accepted, load.quarantined, load.rows_in) == (1, 0, 0, 0)
