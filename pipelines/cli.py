@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("--as-of", required=True, help="extract month YYYY-MM (loaded first)")
     status = sub.add_parser("status", help="what is loaded and what is missing, per extract month")
     status.add_argument("--month", help="only this extract month YYYY-MM")
+    sub.add_parser("rotate-key", help="rebuild every loaded month from the retained extracts with a new key")
     validate = sub.add_parser("validate", help="check an extract file without loading it (no key needed)")
     validate.add_argument("file", type=Path)
     validate.add_argument("--english", action="store_true", help="messages in English")
@@ -47,21 +48,33 @@ def main(argv: list[str] | None = None) -> int:
         "release": _release,
         "status": _status,
         "backfill": _backfill,
+        "rotate-key": _rotate_key,
     }[args.command]
     return handler(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from pipelines.demo.generator import generate_demo
+    from pipelines.demo.generator import generate_demo, generate_population
+    from pipelines.stage4_statistics.population import population_file
 
     home = paths()
     _ensure_key(demo=True)
     marker = home.landing / f".demo-{args.year}-{args.seed}-{args.scale}"
+    population = population_file(home)  # never overwritten: it may be a real SCB file
     if not marker.exists():
         print(f"Generating SYNTHETIC demo extracts for {args.year} (scale {args.scale}) in {home.landing} …")
-        summary = generate_demo(home.landing, year=args.year, seed=args.seed, scale=args.scale)
+        summary = generate_demo(
+            home.landing,
+            year=args.year,
+            seed=args.seed,
+            scale=args.scale,
+            population_file=None if population.exists() else population,
+        )
         print(f"  {summary.files} files, {summary.rows} rows (synthetic: SYNTETISKA DEMODATA)")
         marker.touch()
+    if not population.exists():
+        generate_population(population, args.year, args.seed)
+    print(f"  population (denominators): {population}")
     ok = _run(f"{args.year}-01", f"{args.year}-12")
     if ok:
         _print_outputs(f"{args.year}-12")
@@ -278,6 +291,12 @@ def _status(args: argparse.Namespace) -> int:
     from pipelines.stage4_statistics.status import print_status
 
     return print_status(paths(), args.month)
+
+
+def _rotate_key(args: argparse.Namespace) -> int:
+    from pipelines.stage1_landing.archive import rotate_key
+
+    return rotate_key(args)
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -7,12 +7,19 @@ from dagster import AssetSelection, Definitions, build_schedule_from_partitioned
 from pipelines.core.settings import settings
 from pipelines.operations.retention import purge_run_history, purge_schedule
 from pipelines.operations.sensors import landing_sensor
+from pipelines.stage1_landing.assets import retained_extracts
 from pipelines.stage2_pseudonymise.assets import pseudonymised_reports
 from pipelines.stage3_register.assets import report_register
 from pipelines.stage4_statistics.assets import statistics_assets
 from pipelines.stage5_protection.assets import protected_release
 
-all_assets = [pseudonymised_reports, report_register, *statistics_assets, protected_release]
+all_assets = [
+    pseudonymised_reports,
+    retained_extracts,
+    report_register,
+    *statistics_assets,
+    protected_release,
+]
 RELEASES = AssetSelection.groups("stage5_protection")
 
 monthly_load = define_asset_job(

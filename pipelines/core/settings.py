@@ -39,6 +39,15 @@ class Paths:
         return self.data / "1_landing"
 
     @property
+    def archive(self) -> Path:
+        """Loaded extracts, encrypted: apart from the drop folder, which deliverers, transfer tools and the
+        landing sensor touch, so that the only retained copy is never swept or overwritten with it."""
+        return self.data / "1_archive"
+
+    def archive_month(self, month: str) -> Path:
+        return self.archive / f"extract_month={month}"
+
+    @property
     def pseudonymised(self) -> Path:
         return self.data / "2_pseudonymised"
 

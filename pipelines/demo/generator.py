@@ -887,8 +887,15 @@ def generate_demo(
     seed: int = 20251,
     scale: float = 1.0,
     municipality_codes: Sequence[str] | None = None,
+    population_file: Path | None = None,
 ) -> DemoSummary:
-    """Write ``{kommunkod}_{YYYY-MM}.csv|xlsx`` for every month of ``year`` and municipality."""
+    """Write ``{kommunkod}_{YYYY-MM}.csv|xlsx`` for every month of ``year`` and municipality.
+
+    ``population_file``: also write the synthetic population there (SCB's BE0101A CSV format, titled
+    SYNTETISKA DEMODATA), for every municipality: like SCB's file it is national, whatever was delivered.
+    """
+    if population_file is not None:
+        generate_population(population_file, year, seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     codes = _codes()

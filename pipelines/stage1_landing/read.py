@@ -78,28 +78,27 @@ def masked_name(name: str) -> str:
     return re.sub(settings()["masking"]["identifier_regex"], "XXXXXX-XXXX", name)
 
 
-def read_extract(path: Path) -> Landed:
-    """Read one landing file, or raise FileRejected with a clear reason."""
+def read_extract(path: Path, content: bytes | None = None) -> Landed:
+    """Read one landing file, or raise FileRejected with a clear reason.
+
+    ``content`` holds the file's bytes when they do not come from ``path`` (an archived extract decrypted
+    in memory, so that its plaintext never touches the disk); ``path`` then only names the delivery.
+    """
     municipality, period = parse_file_name(path)
-    size = path.stat().st_size
-    limit = settings()["extract"]["max_file_bytes"]
-    if size == 0:
-        raise FileRejected("tom_fil", "The file is empty.")
-    if size > limit:
-        raise FileRejected("for_stor", f"The file is {size} bytes; the limit is {limit} bytes.")
-    with path.open("rb") as fh:
-        head = fh.read(65536)
+    check_size(path.stat().st_size if content is None else len(content))
+    raw = path.read_bytes() if content is None else content
+    head = raw[:65536]
     if head.startswith(XLSX_MAGIC):
-        header, records, unreadable = _read_xlsx(path, _sheet_names())
+        header, records, unreadable = _read_xlsx(raw, _sheet_names())
         encoding, delimiter = "xlsx", ""
         dialect_format = "xlsx"
     else:
         encoding = detect_encoding(head)
-        if encoding == "utf-8" and size > len(head):
-            encoding = _confirm_utf8(path)
+        if encoding == "utf-8" and len(raw) > len(head):
+            encoding = _confirm_utf8(raw)
         header_line = _first_line(head, encoding)
         delimiter = sniff_delimiter(header_line)
-        header, records, unreadable = _read_csv(path, encoding, delimiter)
+        header, records, unreadable = _read_csv(raw, encoding, delimiter)
         dialect_format = "csv"
     name, mapping, ignored = match_dialect(header, dialect_format)
     rows = _to_contract(records, header, mapping, dialects()[name])
@@ -116,6 +115,15 @@ def read_extract(path: Path) -> Landed:
         unreadable_rows=unreadable,
         ignored_columns=ignored,
     )
+
+
+def check_size(size: int) -> None:
+    """Reject an empty file, or one larger than settings.yaml allows, before reading (or decrypting) it."""
+    limit = settings()["extract"]["max_file_bytes"]
+    if size == 0:
+        raise FileRejected("tom_fil", "The file is empty.")
+    if size > limit:
+        raise FileRejected("for_stor", f"The file is {size} bytes; the limit is {limit} bytes.")
 
 
 def check_delivery(rows: pa.Table, municipality: str, period: str) -> None:
@@ -184,10 +192,10 @@ def detect_encoding(head: bytes) -> str:
     return "cp1252"
 
 
-def _confirm_utf8(path: Path) -> str:
+def _confirm_utf8(raw: bytes) -> str:
     """The whole file must decode as UTF-8, not just its first 64 KiB; otherwise it is Windows-1252."""
     try:
-        path.read_bytes().decode("utf-8")
+        raw.decode("utf-8")
         return "utf-8"
     except UnicodeDecodeError:
         return "cp1252"
@@ -213,14 +221,13 @@ def sniff_delimiter(header_line: str) -> str:
     return best
 
 
-def _read_csv(path: Path, encoding: str, delimiter: str) -> tuple[list[str], pa.Table, list]:
+def _read_csv(raw: bytes, encoding: str, delimiter: str) -> tuple[list[str], pa.Table, list]:
     """Fast path with pyarrow; the exact csv-module reader where row numbers could drift.
 
     Row numbers must match what the analyst sees in Excel. pyarrow drops blank lines without counting
     them, so a file with a blank line (or in UTF-16, where that is hard to see in bytes) and a file with
     any malformed record are read record by record instead.
     """
-    raw = path.read_bytes()
     if encoding.startswith("utf-16") or re.search(rb"\n[ \t\r]*\n", raw.lstrip(b"\r\n")):
         return _read_csv_exact(raw, encoding, delimiter)
     bad: list[int] = []
@@ -287,11 +294,11 @@ def _sheet_names() -> list[str]:
     return [n for d in dialects().values() if d["format"] == "xlsx" for n in d.get("sheet_names", [])]
 
 
-def _read_xlsx(path: Path, preferred: list[str]) -> tuple[list[str], pa.Table, list]:
+def _read_xlsx(raw: bytes, preferred: list[str]) -> tuple[list[str], pa.Table, list]:
     from python_calamine import CalamineWorkbook
 
     try:
-        book = CalamineWorkbook.from_path(str(path))
+        book = CalamineWorkbook.from_filelike(io.BytesIO(raw))
         by_fold = {fold(name): name for name in book.sheet_names}
         named = next((by_fold[fold(n)] for n in preferred if fold(n) in by_fold), None)
         chosen = book.get_sheet_by_name(named) if named else book.get_sheet_by_index(0)

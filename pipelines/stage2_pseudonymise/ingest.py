@@ -29,6 +29,7 @@ from pipelines.core.atomic import atomic_dir
 from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import code_table, quarantine_reasons
 from pipelines.core.settings import Paths, settings
+from pipelines.stage1_landing.archive import ArchivedExtract, archived_extracts
 from pipelines.stage1_landing.read import FileRejected, Landed, parse_file_name, read_extract
 from pipelines.stage2_pseudonymise.keyed_hash import PseudonymKey, load_key, pseudonymise
 from pipelines.stage2_pseudonymise.suggest import suggestions
@@ -110,6 +111,17 @@ def landing_files(landing: Path, month: str) -> list[Path]:
     return [path for path, period in delivered_files(landing) if period == month]
 
 
+def month_extracts(paths: Paths, month: str) -> list[Path | ArchivedExtract]:
+    """The month's plaintext landing files and its archived (encrypted) extracts.
+
+    A landing file replaces an archived one of the same name: that is a re-delivery under the same name,
+    as when it overwrote the earlier file in the landing folder.
+    """
+    plain = landing_files(paths.landing, month)
+    names = {path.name for path in plain}
+    return plain + [item for item in archived_extracts(paths, month) if item.name not in names]
+
+
 def unrecognised_files(landing: Path) -> list[str]:
     """Landing files whose name gives no municipality and month: they cannot be loaded, so say so.
 
@@ -136,17 +148,31 @@ def sha256_of(path: Path) -> str:
     return digest.finalize().hex()
 
 
-def current_deliveries(files: list[Path]) -> tuple[list[Path], list[Path]]:
-    """Per municipality, the newest file (by modification time, then name) is the delivery."""
-    by_municipality: dict[str, list[Path]] = {}
+def _facts(path: Path | ArchivedExtract) -> tuple[str, int, int]:
+    """SHA-256, size and modification time of the delivered plaintext (an archived one's from its header)."""
+    if isinstance(path, ArchivedExtract):
+        return path.sha256, path.size, path.mtime_ns
+    return sha256_of(path), path.stat().st_size, _mtime_ns(path)
+
+
+def _mtime_ns(path: Path | ArchivedExtract) -> int:
+    return path.mtime_ns if isinstance(path, ArchivedExtract) else path.stat().st_mtime_ns
+
+
+def current_deliveries(files: list[Path | ArchivedExtract]) -> tuple[list, list]:
+    """Per municipality, the newest file (by modification time, then name) is the delivery.
+
+    An archived extract keeps the modification time it had when delivered, so a later re-delivery wins.
+    """
+    by_municipality: dict[str, list[Path | ArchivedExtract]] = {}
     for path in files:
-        by_municipality.setdefault(parse_file_name(path)[0], []).append(path)
+        by_municipality.setdefault(parse_file_name(Path(path.name))[0], []).append(path)
     current, superseded = [], []
     for paths in by_municipality.values():
-        ordered = sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name))
+        ordered = sorted(paths, key=lambda p: (_mtime_ns(p), p.name))
         current.append(ordered[-1])
         superseded.extend(ordered[:-1])
-    return sorted(current), sorted(superseded)
+    return sorted(current, key=lambda p: p.name), sorted(superseded, key=lambda p: p.name)
 
 
 def load_month(month: str, key: PseudonymKey, paths: Paths) -> MonthLoad:
@@ -155,17 +181,16 @@ def load_month(month: str, key: PseudonymKey, paths: Paths) -> MonthLoad:
     If the month was already loaded from exactly the same files (by SHA-256) with the same key, nothing
     is redone: the same file twice changes nothing, and a backfill over loaded months is cheap.
     """
-    current, superseded = current_deliveries(landing_files(paths.landing, month))
+    current, superseded = current_deliveries(month_extracts(paths, month))
     previous = previous_load(paths, month, key, current + superseded)
     if previous is not None:
         return previous
     result = MonthLoad(month=month)
     landed = _read_files(current, result)
     for path in superseded:
-        municipality, period = parse_file_name(path)
-        result.files.append(
-            FileOutcome(path.name, municipality, period, sha256_of(path), path.stat().st_size, "ersatt")
-        )
+        municipality, period = parse_file_name(Path(path.name))
+        sha256, size, _ = _facts(path)
+        result.files.append(FileOutcome(path.name, municipality, period, sha256, size, "ersatt"))
     with atomic_dir(paths.extract_month(month)) as out:
         _process(landed, month, key, out, result)
     return result
@@ -189,7 +214,9 @@ def _load_in_worker(month: str, home: str) -> MonthLoad:
     return load_month(month, load_key(), Paths(Path(home)))
 
 
-def previous_load(paths: Paths, month: str, key: PseudonymKey, files: list[Path]) -> MonthLoad | None:
+def previous_load(
+    paths: Paths, month: str, key: PseudonymKey, files: list[Path | ArchivedExtract]
+) -> MonthLoad | None:
     """The earlier load of ``month`` if it used the same files and key, rebuilt from its ledger."""
     folder = paths.extract_month(month)
     ledger_path, reports_path = folder / LEDGER_FILE, folder / REPORTS_FILE
@@ -197,7 +224,7 @@ def previous_load(paths: Paths, month: str, key: PseudonymKey, files: list[Path]
         return None
     con = duckdb.connect(":memory:")
     ledger = con.sql(f"SELECT * FROM read_parquet('{ledger_path}')").to_arrow_table().to_pylist()
-    if {(r["source_file"], r["sha256"]) for r in ledger} != {(p.name, sha256_of(p)) for p in files}:
+    if {(r["source_file"], r["sha256"]) for r in ledger} != {(p.name, _facts(p)[0]) for p in files}:
         return None
     keys = con.execute(
         f"SELECT DISTINCT key_id FROM read_parquet('{reports_path}') WHERE key_id IS NOT NULL"
@@ -218,13 +245,15 @@ def previous_load(paths: Paths, month: str, key: PseudonymKey, files: list[Path]
     return result
 
 
-def _read_files(files: list[Path], result: MonthLoad) -> list[Landed]:
+def _read_files(files: list[Path | ArchivedExtract], result: MonthLoad) -> list[Landed]:
     landed = []
     for path in files:
-        municipality, period = parse_file_name(path)
-        outcome = FileOutcome(path.name, municipality, period, sha256_of(path), path.stat().st_size, "inläst")
+        municipality, period = parse_file_name(Path(path.name))
+        sha256, size, _ = _facts(path)
+        outcome = FileOutcome(path.name, municipality, period, sha256, size, "inläst")
         try:
-            item = read_extract(path)
+            # An archived extract is decrypted in memory; a damaged archive stops the load (ArchiveError).
+            item = path.landed() if isinstance(path, ArchivedExtract) else read_extract(path)
         except FileRejected as err:
             outcome.status, outcome.rejection_code, outcome.rejection_message = "avvisad", err.code, str(err)
         else:

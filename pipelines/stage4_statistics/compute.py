@@ -10,7 +10,11 @@ the month a later entry of the same report replaces it (``valid_to``).
 * ``distinct`` measures (children): a child counts in a group from the first extract in which one of its
   reports falls in that group. Exact as long as a later extract does not move a report to another group
   (change its date received, municipality, age band or sex); the register's metadata counts such
-  reports, and they can only overstate distinct children.
+  reports, and they can only overstate distinct children. With ``from: <lookup>`` a row counts only from
+  the month its lookup names (e.g. the first extract holding an earlier report about the same child).
+* ``quantile`` measures (days to decision): not additive, but a histogram is. +1/−1 deltas per event
+  month × group × value, summed over event months ≤ the as-of month, give the distribution as of that
+  month; the discrete percentile (nearest rank, = DuckDB's ``quantile_disc``) is read off its running sum.
 
 Dimensions with a code list are completed to a full grid (a category with no reports is a 0, not a
 missing row), which disclosure control and researchers both rely on.
@@ -28,9 +32,12 @@ from pipelines.core.schemas import code_table, statistics_spec
 from pipelines.core.settings import Paths, settings
 from pipelines.stage2_pseudonymise.validate import expand
 from pipelines.stage3_register.register import KEY, REGISTER_FILE
+from pipelines.stage4_statistics.population import build_population
 
 STATISTICS_FILE = "data.parquet"
 GROUP = ["period_type", "period", "geo_level", "geo_code"]
+# Lookups a table can name in statistics.yaml (`lookups:`): the columns each is joined on.
+LOOKUPS = {"earlier_report_from": "child_pseudonym, date_received"}
 
 
 def table_names() -> list[str]:
@@ -41,19 +48,31 @@ def _counts(table: dict[str, Any]) -> dict[str, str]:
     return {name: expand(m["count"]) for name, m in table["measures"].items() if "count" in m}
 
 
-def _distincts(table: dict[str, Any]) -> dict[str, str]:
-    return {name: m["distinct"] for name, m in table["measures"].items() if "distinct" in m}
+def _distincts(table: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """Distinct measures: (column counted, lookup month from which a row counts, or None)."""
+    return {name: (m["distinct"], m.get("from")) for name, m in table["measures"].items() if "distinct" in m}
 
 
-def _grouping(table: dict[str, Any], time_column: str) -> tuple[str, str]:
-    """(GROUPING SETS clause, SELECT of period_type/period/geo_level/geo_code) for a table."""
+def _quantiles(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: m for name, m in table["measures"].items() if "quantile" in m}
+
+
+def _zero_filled(table: dict[str, Any]) -> list[str]:
+    """Measures that are 0 where nothing was counted (counts, distincts); quantiles stay null there."""
+    return [n for n, m in table["measures"].items() if "count" in m or "distinct" in m]
+
+
+def _grouping(table: dict[str, Any], time_column: str, extra: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(GROUPING SETS clause, SELECT of period_type/period/geo_level/geo_code) for a table.
+
+    ``extra``: columns grouped on in every set besides the time column and the dimensions."""
     spec = statistics_spec()
     geos, dims = spec["geographies"], list(table.get("dimensions") or {})
     sets = []
     for period in spec["periods"]:
         for level in table["geographies"]:
             geo = [spec["geographies"][level]["group_by"]] if geos[level]["group_by"] else []
-            sets.append("(" + ", ".join([time_column, f"period_{period}", *geo, *dims]) + ")")
+            sets.append("(" + ", ".join([time_column, f"period_{period}", *geo, *dims, *extra]) + ")")
     period_type = " ".join(f"WHEN grouping(period_{p}) = 0 THEN '{p}'" for p in spec["periods"])
     period = "coalesce(" + ", ".join(f"period_{p}" for p in spec["periods"]) + ")"
     # The finest level is tested first: grouping() is 0 for a column that is grouped on.
@@ -78,9 +97,58 @@ def _source(table: dict[str, Any]) -> str:
         for name, d in dims.items()
     )
     where = f"WHERE {table['filter']}" if table.get("filter") else ""
+    joins = "".join(
+        f" LEFT JOIN lookup_{name} USING ({LOOKUPS[name]})" for name in table.get("lookups") or []
+    )
     return f"""(SELECT *, strftime(month_received, '%Y-%m') AS period_month,
                       strftime(month_received, '%Y') AS period_year{extra}
-               FROM entries {where})"""
+               FROM entries{joins} {where})"""
+
+
+def _events(table: dict[str, Any]) -> str:
+    """Each register entry twice: +1 in the month it became current, −1 in the month it was replaced."""
+    return f"""(SELECT valid_from AS event_month, 1 AS sign, * FROM {_source(table)}
+                UNION ALL BY NAME
+                SELECT valid_to AS event_month, -1 AS sign, * FROM {_source(table)}
+                WHERE valid_to IS NOT NULL)"""
+
+
+def _in_window(period: str, as_of: str) -> str:
+    """The periods an as-of month's statistics cover (its year and settings' earlier years)."""
+    return f"CAST(left({period}, 4) AS INTEGER) >= CAST(left({as_of}, 4) AS INTEGER) - {_earlier()}"
+
+
+def _quantile_parts(table: dict[str, Any]) -> list[str]:
+    """CTEs: one histogram per (column, condition) as of every month, one percentile per measure."""
+    dims = list(table.get("dimensions") or {})
+    keys = ", ".join(GROUP + dims)
+    histograms: dict[tuple[str, str], str] = {}
+    parts = []
+    for name, m in _quantiles(table).items():
+        of, where = m["quantile"], expand(m.get("where", "true"))
+        if (of, where) not in histograms:
+            hist = histograms[of, where] = f"histogram_{len(histograms)}"
+            grouping, group_select = _grouping(table, "event_month", (of,))
+            parts.append(
+                f"""{hist} AS (
+                  SELECT a.as_of_month, {", ".join("d." + k for k in GROUP + dims)}, d.value, sum(d.n) AS n
+                  FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month,
+                               {of} AS value, sum(sign) AS n
+                        FROM {_events(table)} WHERE ({where}) AND {of} IS NOT NULL
+                        GROUP BY {grouping}) d
+                  JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
+                  GROUP BY ALL HAVING sum(d.n) > 0)"""
+            )
+        # Integer arithmetic: the value where the running count first reaches percent % of the total.
+        parts.append(
+            f"""{name}_values AS (
+              SELECT as_of_month, {keys}, min(value) FILTER (WHERE cum * 100 >= {int(m["percent"])} * total) AS {name}
+              FROM (SELECT *, sum(n) OVER (PARTITION BY as_of_month, {keys} ORDER BY value) AS cum,
+                              sum(n) OVER (PARTITION BY as_of_month, {keys}) AS total
+                    FROM {histograms[of, where]})
+              GROUP BY as_of_month, {keys})"""
+        )
+    return parts
 
 
 def statistic_sql(name: str) -> str:
@@ -96,38 +164,46 @@ def statistic_sql(name: str) -> str:
           SELECT a.as_of_month, {", ".join("d." + k for k in GROUP + dims)},
                  {", ".join(f"sum(d.{m})::BIGINT AS {m}" for m in counts)}
           FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month, {deltas}
-                FROM (SELECT valid_from AS event_month, 1 AS sign, * FROM {_source(table)}
-                      UNION ALL BY NAME
-                      SELECT valid_to AS event_month, -1 AS sign, * FROM {_source(table)}
-                      WHERE valid_to IS NOT NULL)
+                FROM {_events(table)}
                 GROUP BY {grouping}) d
           JOIN as_of a ON d.event_month <= a.as_of_month
           GROUP BY ALL)"""
     ]
     joins = []
-    for m, column in distincts.items():
+    for m, (column, since) in distincts.items():
         first_grouping, first_select = _grouping(table, column)
+        first = f"greatest(valid_from, {since})" if since else "valid_from"
+        counted_rows = f"{column} IS NOT NULL" + (f" AND {since} IS NOT NULL" if since else "")
         parts.append(
             f"""{m}_values AS (
               SELECT a.as_of_month, {", ".join("f." + k for k in GROUP + dims)}, sum(f.n)::BIGINT AS {m}
               FROM (SELECT {keys}, first_month, count(*) AS n FROM (
-                      SELECT {first_select}{"".join(", " + d for d in dims)}, min(valid_from) AS first_month
-                      FROM {_source(table)} WHERE {column} IS NOT NULL
+                      SELECT {first_select}{"".join(", " + d for d in dims)}, min({first}) AS first_month
+                      FROM {_source(table)} WHERE {counted_rows}
                       GROUP BY {first_grouping})
                     GROUP BY ALL) f
               JOIN as_of a ON f.first_month <= a.as_of_month
               GROUP BY ALL)"""
         )
         joins.append(f"LEFT JOIN {m}_values USING (as_of_month, {keys})")
+    parts += _quantile_parts(table)
+    joins += [f"LEFT JOIN {m}_values USING (as_of_month, {keys})" for m in _quantiles(table)]
     measure_names = [n for n, m in table["measures"].items() if "derived" not in m]
+    zero_filled = _zero_filled(table)
+    values = [
+        f"coalesce({n}, 0)::BIGINT AS {n}"
+        if n in zero_filled
+        else f"{n}::{table['measures'][n]['type']} AS {n}"
+        for n in measure_names
+    ]
     derived = [
         f"({m['derived']})::{m['type']} AS {n}" for n, m in table["measures"].items() if "derived" in m
     ]
     body = f"""
       SELECT as_of_month, {keys},
-             {", ".join(f"coalesce({n}, 0)::BIGINT AS {n}" for n in measure_names)}
+             {", ".join(values)}
       FROM counted {" ".join(joins)}
-      WHERE reports > 0 AND CAST(left(period, 4) AS INTEGER) >= CAST(left(as_of_month, 4) AS INTEGER) - {_earlier()}"""
+      WHERE reports > 0 AND {_in_window("period", "as_of_month")}"""
     if dims:
         body = _complete_grid(body, table)
     measures = ", ".join(measure_names + derived)
@@ -152,8 +228,9 @@ def _complete_grid(body: str, table: dict[str, Any]) -> str:
     """Every (as-of, period, geography) with reports × every code of every dimension; absent cells are 0."""
     dims = table["dimensions"]
     cross = " CROSS JOIN ".join(f"(SELECT code AS {d} FROM code_{spec['codes']})" for d, spec in dims.items())
+    zero_filled = _zero_filled(table)
     names = [n for n, m in table["measures"].items() if "derived" not in m]
-    zeros = ", ".join(f"coalesce(v.{n}, 0)::BIGINT AS {n}" for n in names)
+    zeros = ", ".join(f"coalesce(v.{n}, 0)::BIGINT AS {n}" if n in zero_filled else f"v.{n}" for n in names)
     keys = ", ".join(["as_of_month", *GROUP, *dims])
     return f"""
       WITH v AS ({body})
@@ -187,6 +264,43 @@ def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: li
     con.executemany("INSERT INTO as_of VALUES (?)", [[m] for m in as_of_months])
 
 
+def _load_earlier_report_from(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: list[str]) -> None:
+    """Temp table ``lookup_earlier_report_from``: per (child, date received) the first extract month that
+    held another report about the child received min_days..max_days before (statistics.yaml lookups).
+
+    Read from the register itself, not ``entries``: the earlier report may have arrived before the first
+    year of arrival the statistics cover. Each (child, date) counts from the first extract that had it.
+    """
+    window = statistics_spec()["lookups"]["earlier_report_from"]
+    first_day = f"make_date({int(min(as_of_months)[:4]) - _earlier()}, 1, 1)"
+    lo, hi = int(window["min_days"]), int(window["max_days"])
+    glob = paths.register / "extract_month=*" / REGISTER_FILE
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE lookup_earlier_report_from AS
+        WITH seen AS (
+          SELECT child_pseudonym, date_received, min(valid_from) AS first_month
+          FROM read_parquet('{glob}')
+          WHERE valid_from <= '{max(as_of_months)}' AND child_pseudonym IS NOT NULL
+            AND date_received >= {first_day} - INTERVAL ({hi}) DAY
+          GROUP BY ALL)
+        SELECT l.child_pseudonym, l.date_received, min(e.first_month) AS earlier_report_from
+        FROM seen l JOIN seen e ON e.child_pseudonym = l.child_pseudonym
+          AND e.date_received BETWEEN l.date_received - INTERVAL ({hi}) DAY AND l.date_received - INTERVAL ({lo}) DAY
+        WHERE l.date_received >= {first_day}
+        GROUP BY ALL"""
+    )
+
+
+def _load_lookups(
+    con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: list[str], names: list[str]
+) -> None:
+    """The lookup tables the statistics ``names`` use, each built once."""
+    needed = {lookup for n in names for lookup in statistics_spec()["tables"][n].get("lookups") or []}
+    loaders = {"earlier_report_from": _load_earlier_report_from}
+    for lookup in sorted(needed):
+        loaders[lookup](con, paths, as_of_months)
+
+
 def data_label(con: duckdb.DuckDBPyConnection) -> str:
     """'real' or the synthetic-data label, decided by the demo's report id prefix (settings.yaml)."""
     demo = settings()["demo"]
@@ -201,11 +315,13 @@ def build_statistics(paths: Paths, as_of_months: list[str], names: list[str] | N
     ``4_statistics/<name>/as_of_month=M/data.parquet``, each swapped in whole. Returns rows per table.
     """
     con = connect()
+    names = names or table_names()
     _load_entries(con, paths, as_of_months)
+    _load_lookups(con, paths, as_of_months, names)
     label = data_label(con).replace("'", "''")
     version = statistics_spec()["version"]
     rows = {}
-    for name in names or table_names():
+    for name in names:
         con.execute(f"CREATE OR REPLACE TEMP TABLE result AS {statistic_sql(name)}")
         for month in as_of_months:
             with atomic_dir(paths.statistics / name / f"as_of_month={month}") as out:
@@ -216,4 +332,5 @@ def build_statistics(paths: Paths, as_of_months: list[str], names: list[str] | N
                 )
         rows[name] = db.scalar(con, "SELECT count(*) FROM result")
     con.close()
+    build_population(paths)  # the denominators, when a population file is supplied
     return rows

@@ -41,6 +41,7 @@ def _random_register(seed: int, n: int) -> pd.DataFrame:
                 "age_band": rng.choice(codes("age_bands")) if identified else None,
                 "legal_sex": rng.choice(["1", "2"]) if identified else None,
                 "month_received": pd.Timestamp(2025, rng.randint(1, 3), 1).date(),
+                "date_received": None,  # set below from month_received
                 "reporter_group": rng.choice(codes("reporter_groups")),
                 "cause_groups": sorted(rng.sample(groups, rng.randint(1, 3))),
                 "outcome": outcome,
@@ -48,6 +49,7 @@ def _random_register(seed: int, n: int) -> pd.DataFrame:
                 "days_to_decision": rng.randint(0, 30) if decided else None,
             }
         )
+        rows[-1]["date_received"] = rows[-1]["month_received"] + pd.Timedelta(days=rng.randint(0, 27))
     return pd.DataFrame(rows)
 
 
