@@ -133,6 +133,7 @@ def _bound_component(
     n = lp.n
     lo_seen, hi_seen = np.full(n, np.inf), np.full(n, -np.inf)
     lo, hi = np.full(n, np.nan), np.full(n, np.nan)
+    lo_prior, hi_prior = _row_bounds(lp)
 
     def see(x: np.ndarray | None) -> None:
         if x is not None:
@@ -154,23 +155,38 @@ def _bound_component(
             see(x)
         if (hi_seen[open_] - lo_seen[open_] >= margin).mean() < 0.05:
             break
+    if exact:  # the same for exactness: push every cell not yet at a bound its rows imply towards it
+        for _ in range(6):
+            up = targets[hi_seen[targets] < hi_prior[targets] - TOL]
+            down = targets[lo_seen[targets] > lo_prior[targets] + TOL]
+            if len(up) + len(down) < 8:
+                break
+            c = np.zeros(n)
+            c[up], c[down] = -1.0, 1.0
+            see(lp.solve(c)[1])
+            still = (hi_seen[up] < hi_prior[up] - TOL).sum() + (lo_seen[down] > lo_prior[down] + TOL).sum()
+            if still > 0.95 * (len(up) + len(down)):
+                break
     c = np.zeros(n)
     for j in targets:
         if not exact and np.isfinite(lo_seen[j]) and hi_seen[j] - lo_seen[j] >= margin:
             continue
-        if not exact:  # nudge the other open cells up too: one LP then certifies several cells
-            nudge = targets[hi_seen[targets] - lo_seen[targets] < margin]
-            c[nudge] = -1e-3
-        c[j] = -1.0
-        status, x = lp.solve(c)
-        if not exact and x is not None and x[j] - lo_seen[j] < margin:
-            c[:] = 0.0  # not certified: the exact maximum decides
+        if hi_seen[j] >= hi_prior[j] - TOL:
+            hi[j] = hi_prior[j]  # a feasible point at a bound its rows imply is the maximum
+        else:
+            if not exact:  # nudge the other open cells up too: one LP then certifies several cells
+                nudge = targets[hi_seen[targets] - lo_seen[targets] < margin]
+                c[nudge] = -1e-3
             c[j] = -1.0
             status, x = lp.solve(c)
-        hi[j] = np.inf if status == "unbounded" else (x[j] if x is not None else np.nan)
-        see(x)
-        if lo_seen[j] <= TOL:
-            lo[j] = 0.0  # a feasible point at the bound x >= 0 is the minimum
+            if not exact and x is not None and x[j] - lo_seen[j] < margin:
+                c[:] = 0.0  # not certified: the exact maximum decides
+                c[j] = -1.0
+                status, x = lp.solve(c)
+            hi[j] = np.inf if status == "unbounded" else (x[j] if x is not None else np.nan)
+            see(x)
+        if lo_seen[j] <= lo_prior[j] + TOL:
+            lo[j] = lo_prior[j]  # a feasible point at a bound its rows imply (or x >= 0) is the minimum
         elif exact or not _spread(hi[j], lo_seen[j]) >= margin:  # (unknown spread: solve)
             c[j] = 1.0
             status, x = lp.solve(c)
@@ -181,6 +197,49 @@ def _bound_component(
     lo = np.where(np.isnan(lo), lo_seen, lo)
     hi = np.where(np.isnan(hi), hi_seen, hi)
     return np.maximum(lo, 0.0), hi, done
+
+
+def _row_bounds(lp: _LP, rounds: int = 30) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds implied by the rows, propagated (interval arithmetic, as an LP presolve does).
+
+    In a row ``sum_k a_k x_k = b`` each ``a_j x_j`` lies between ``b`` minus the largest and ``b`` minus the
+    smallest the other terms can be, given their current bounds (``x >= 0`` to start with). These bounds
+    are valid but not always attained; a probe solution that reaches one proves it is the LP's optimum, so
+    that cell needs no LP of its own.
+    """
+    A = lp.A.tocsr()
+    m = A.shape[0]
+    rows = np.repeat(np.arange(m), np.diff(A.indptr))
+    cols, a = A.indices, A.data
+    lower, upper = np.zeros(lp.n), np.asarray(lp.ub, dtype=float).copy()
+    for _ in range(rounds):
+        low_term = np.where(a > 0, a * lower[cols], a * upper[cols])  # smallest a_k x_k can be
+        high_term = np.where(a > 0, a * upper[cols], a * lower[cols])
+        others_low = _others_sum(rows, low_term, m)
+        others_high = _others_sum(rows, high_term, m)
+        ax_low, ax_high = lp.b[rows] - others_high, lp.b[rows] - others_low
+        new_low = np.where(a > 0, ax_low / a, ax_high / a)
+        new_high = np.where(a > 0, ax_high / a, ax_low / a)
+        low, high = lower.copy(), upper.copy()
+        np.maximum.at(low, cols, new_low)
+        np.minimum.at(high, cols, new_high)
+        if np.allclose(low, lower, rtol=0, atol=1e-9, equal_nan=True) and np.array_equal(high, upper):
+            break
+        lower, upper = low, high
+    return lower, upper
+
+
+def _others_sum(rows: np.ndarray, terms: np.ndarray, m: int) -> np.ndarray:
+    """For every entry of a row, the sum of the row's other terms (infinite when one of them is)."""
+    infinite = np.isinf(terms)
+    finite = np.where(infinite, 0.0, terms)
+    total = np.bincount(rows, finite, minlength=m)
+    n_inf = np.bincount(rows, infinite, minlength=m)
+    sign = np.bincount(rows, np.where(infinite, np.sign(terms), 0.0), minlength=m)
+    others = total[rows] - finite
+    other_inf = n_inf[rows] - infinite
+    # all infinite terms of one row share a sign (lows are -inf, highs +inf), so their sign is the sum's
+    return np.where(other_inf > 0, np.copysign(np.inf, sign[rows]), others)
 
 
 def _spread(high: float, low: float) -> float:

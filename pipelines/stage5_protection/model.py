@@ -76,11 +76,17 @@ class Link:
 
 @dataclass(frozen=True)
 class PreviousRelease:
-    """An earlier release of the same period: its tables/specs/links and the cells it hid.
+    """An earlier release: its tables (valued as the attacker saw them, as of its own extract month),
+    specs, links and the cells it hid.
 
-    A cell id must denote the same quantity in both releases: a cumulative figure carries its period end
-    in its code (e.g. month dimension ``"2025-YTD02"`` with children Jan–Feb, ``"2025-YTD03"`` with
-    Jan–Mar), so release 2's YTD minus release 1's YTD is one more constraint the attack can use.
+    It enters the system as tables of its own (``previous|<table>``) with its own additivity. A cell id
+    means the same quantity in both releases where the figure was not revised: a cumulative figure
+    carries its period end in its code (``"2025-YTD02"`` = Jan–Feb, ``"2025-YTD03"`` = Jan–Mar), so the
+    previous release's YTD02 and the YTD02 behind this release's YTD03 are one variable when their
+    values agree, and release 2's YTD minus release 1's YTD is one more constraint the attack can use.
+    A revised figure (decisions made since, a late report) is a different quantity. An attacker who
+    assumes that decisions only accumulate could still derive inequalities between the two; the audit
+    does not model those.
     """
 
     tables: Mapping[str, pd.DataFrame]
@@ -205,8 +211,13 @@ def _families(keyed: pd.DataFrame, spec: TableSpec, offset: int) -> list[Family]
         others = [d for d in dims if d != dim]
         parents = frame.rename(columns={dim: "_parent", "_cell": "_pcell"})
         joined = kids.merge(parents, on=[*others, "_parent"])  # children whose parent row exists
-        for pcell, grp in joined.groupby("_pcell", sort=True):
-            out.append(Family(int(pcell), np.sort(grp["_cell"].to_numpy()), dim, hier.additive))
+        pair = joined[["_pcell", "_cell"]].to_numpy(dtype=np.int64)
+        pair = pair[np.lexsort((pair[:, 1], pair[:, 0]))]  # by parent, children in order
+        if len(pair) == 0:
+            continue
+        starts = np.flatnonzero(np.r_[True, pair[1:, 0] != pair[:-1, 0]])
+        for pcell, kids_ in zip(pair[starts, 0], np.split(pair[:, 1], starts[1:]), strict=True):
+            out.append(Family(int(pcell), kids_, dim, hier.additive))
     return out
 
 
@@ -233,37 +244,42 @@ def _link_pairs(link: Link, keyed: Mapping[str, pd.DataFrame], specs: Mapping[st
     return pairs[["_cell_l", "_cell_r"]].to_numpy()
 
 
-def _merge_previous(
-    tables: Mapping[str, pd.DataFrame], specs: Sequence[TableSpec], previous: PreviousRelease
-) -> tuple[dict[str, pd.DataFrame], list[TableSpec]]:
-    """Union of both releases' tables (rows by key) and hierarchies (parents by code)."""
-    cur = {s.name: s for s in specs}
-    merged_tables = {name: tables[name] for name in cur}
-    merged_specs = dict(cur)
-    for spec in previous.specs:
-        df = previous.tables[spec.name]
-        if spec.name not in cur:
-            merged_tables[spec.name], merged_specs[spec.name] = df, spec
-            continue
-        now = cur[spec.name]
-        if list(now.dimensions) != list(spec.dimensions):
-            raise ValueError(f"table {spec.name!r} changed dimensions between releases")
-        hier: dict[str, Hierarchy | None] = {}
-        for dim in now.dimensions:
-            a, b = now.hierarchies.get(dim), spec.hierarchies.get(dim)
-            if a is None or b is None:
-                hier[dim] = a or b
-                continue
-            children = {p: list(c) for p, c in b.children.items()}
-            for p, c in a.children.items():
-                if p in children and list(children[p]) != list(c):
-                    raise ValueError(f"{spec.name}.{dim}: parent {p!r} has different children per release")
-                children[p] = list(c)
-            hier[dim] = Hierarchy(children, a.additive)
-        merged_specs[spec.name] = TableSpec(spec.name, now.dimensions, hier, now.value_column)
-        old = df.rename(columns={spec.value_column: now.value_column})
-        merged_tables[spec.name] = pd.concat([tables[spec.name], old], ignore_index=True)
-    return merged_tables, list(merged_specs.values())
+PREVIOUS = "previous|"  # prefix of the previous release's tables inside one system
+
+
+def _as_previous(previous: PreviousRelease) -> tuple[dict[str, pd.DataFrame], list[TableSpec], list[Link]]:
+    """The previous release's tables, specs and links under their own names (``previous|<table>``)."""
+    tables = {PREVIOUS + name: df for name, df in previous.tables.items()}
+    specs = [
+        TableSpec(PREVIOUS + s.name, s.dimensions, s.hierarchies, s.value_column) for s in previous.specs
+    ]
+    links = [
+        Link(PREVIOUS + lk.left, PREVIOUS + lk.right, lk.left_where, lk.right_where, lk.on)
+        for lk in previous.links
+        if PREVIOUS + lk.left in tables and PREVIOUS + lk.right in tables
+    ]
+    return tables, specs, links
+
+
+def _same_quantity(
+    cells: list[CellId], index: Mapping[CellId, int], values: np.ndarray, links: Sequence[Link]
+) -> np.ndarray:
+    """Pairs (previous cell, current cell) with the same id and the same value: the attacker may take
+    them for one quantity. A figure revised since (a decision made, a late report) is another quantity.
+    The current cell may sit in a table linked key for key to the previous one (an increment table)."""
+    aliases: dict[str, list[str]] = {}
+    for lk in links:
+        if not lk.left_where and not lk.right_where and lk.on is None:
+            aliases.setdefault(lk.right, []).append(lk.left)
+    pairs = []
+    for i, (table, key) in enumerate(cells):
+        if table.startswith(PREVIOUS):
+            name = table[len(PREVIOUS) :]
+            for alias in [name, *aliases.get(name, [])]:
+                j = index.get((alias, key))
+                if j is not None and values[i] == values[j]:
+                    pairs.append((i, j))
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)
 
 
 def build_system(
@@ -278,11 +294,13 @@ def build_system(
     family of every additive hierarchy. A cell present in both releases must have the same value (a
     revised figure is a different quantity: give it a different code or table name).
     """
-    cur_keys = {s.name: set(_keys(_keyed(tables[s.name], s), s)) for s in specs}
+    current = {s.name for s in specs}
     all_links = list(links)
     if previous is not None:
-        tables, specs = _merge_previous(tables, specs, previous)
-        all_links += [lk for lk in previous.links if lk not in all_links]
+        prev_tables, prev_specs, prev_links = _as_previous(previous)
+        tables = {**{s.name: tables[s.name] for s in specs}, **prev_tables}
+        specs = [*specs, *prev_specs]
+        all_links += prev_links
     spec_by = {s.name: s for s in specs}
     keyed: dict[str, pd.DataFrame] = {}
     cells: list[CellId] = []
@@ -291,18 +309,7 @@ def build_system(
     families: list[Family] = []
     grand: list[int] = []
     for spec in specs:
-        k = _keyed(tables[spec.name], spec, unique=False)  # both releases: checked below
-        dims = list(spec.dimensions)
-        dup = k.duplicated(dims, keep="first")
-        if dup.any():  # the same cell in both releases: one cell, values must agree
-            first = k.drop_duplicates(dims).set_index(dims)["_value"]
-            again = k.loc[dup].set_index(dims)["_value"]
-            diff = again[first.reindex(again.index).to_numpy() != again.to_numpy()]
-            if len(diff):
-                raise ValueError(
-                    f"table {spec.name!r}: cells revised between releases: {list(diff.index[:5])}"
-                )
-            k = k.loc[~dup].reset_index(drop=True)
+        k = _keyed(tables[spec.name], spec)
         offset = len(cells)
         k["_cell"] = np.arange(len(k)) + offset
         keyed[spec.name] = k
@@ -320,13 +327,15 @@ def build_system(
                     f"linked cells differ: {cells[a]}={values_cell[a]} vs {cells[b]}={values_cell[b]}"
                 )
             uf.union(int(a), int(b))
+    index = {c: i for i, c in enumerate(cells)}
+    for a, b in _same_quantity(cells, index, values_cell, links):
+        uf.union(int(a), int(b))
     roots = np.array([uf.find(i) for i in range(len(cells))], dtype=np.int64)
     _, cell_var = np.unique(roots, return_inverse=True)  # variables ordered by their smallest cell
     values = np.zeros(cell_var.max() + 1 if len(cells) else 0)
     values[cell_var] = values_cell
     A = _constraint_matrix(families, cell_var, len(values))
-    index = {c: i for i, c in enumerate(cells)}
-    in_current = np.array([key in cur_keys.get(t, ()) for t, key in cells], dtype=bool)
+    in_current = np.array([t in current for t, _ in cells], dtype=bool)
     in_previous, prev_published = _previous_flags(cells, index, previous)
     return CellSystem(
         cells, index, cell_var, values, A, families, np.array(sorted(grand), dtype=np.int64),
@@ -378,8 +387,7 @@ def _previous_flags(
     for spec in previous.specs:
         k = _keyed(previous.tables[spec.name], spec)
         for key, shown in zip(_keys(k, spec), k["_published"], strict=True):
-            cid = (spec.name, key)
-            i = index[cid]
+            i = index[(PREVIOUS + spec.name, key)]
             in_prev[i] = True
-            published[i] = bool(shown) and cid not in previous.suppressed
+            published[i] = bool(shown) and (spec.name, key) not in previous.suppressed
     return in_prev, published

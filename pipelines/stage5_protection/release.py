@@ -64,24 +64,20 @@ class ReleaseOutcome:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def previous_release(
-    home: Paths, calendar: c.Calendar, months_by: dict[str, pd.DataFrame]
-) -> tuple[PreviousRelease | None, pd.DataFrame | None]:
-    """The previous month's release as the attacker saw it (its cells, valued with today's figures,
-    which is exact when nothing was revised and the worst case for protection), and its cell list."""
+def previous_release(home: Paths, calendar: c.Calendar) -> tuple[PreviousRelease | None, pd.DataFrame | None]:
+    """The previous month's release as the attacker saw it: its cells valued with the statistics as of
+    its own extract month (a figure revised since is another quantity to the engine), and its cell list."""
     prev = calendar.previous()
     path = release_folder(home, prev.as_of) / CELLS_FILE
     if not path.exists():
         return None, None
     listed = pd.read_parquet(path)
     periods = {m: [m] for m in prev.months()} | prev.quarters() | prev.years()
-    available = set(calendar.months())
-    periods = {code: ms for code, ms in periods.items() if set(ms) <= available}
     frames, specs = {}, []
     for name, group in listed.groupby("table", sort=False):
-        if name not in months_by or not c.additive(name):
+        if name not in c.tables() or not c.additive(name):
             continue  # not-additive tables take part through the differencing rule instead
-        values = c.aggregate(months_by[name], periods, name)
+        values = c.aggregate(c.month_cells(home, name, prev), periods, name)
         keys = pd.DataFrame(group["key"].tolist(), columns=[c.GEO, c.PERIOD, *c.dims_of(name)])
         frames[name] = keys.merge(values, on=list(keys.columns)).assign(published=True)
         specs.append(c.table_spec(name, prev))
@@ -121,8 +117,8 @@ def build_release(home: Paths, as_of: str, exact_audit: bool = True) -> ReleaseO
     clock = time.perf_counter()
     calendar = c.Calendar(as_of)
     has_previous = (release_folder(home, calendar.previous().as_of) / CELLS_FILE).exists()
-    inputs, months_by = c.release_cells(home, calendar, has_previous)
-    previous, _ = previous_release(home, calendar, months_by) if has_previous else (None, None)
+    inputs, _ = c.release_cells(home, calendar, has_previous)
+    previous, _ = previous_release(home, calendar) if has_previous else (None, None)
     forced = differenced(home, calendar, inputs.tables)
     seconds = {"cells": time.perf_counter() - clock}
     result = protect(
