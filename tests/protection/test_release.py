@@ -114,3 +114,55 @@ def test_the_release_runs_through_dagster_and_a_failed_audit_blocks_it(released:
     outcome = run_release("2025-03")
     assert not outcome.success
     assert any("audit_passes" in message for message in outcome.errors)
+
+
+@pytest.fixture(scope="module")
+def chained(released: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """The same data, released as of February and then as of March (protected against February)."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("chain")
+    shutil.copytree(released.data, root / "data", ignore=shutil.ignore_patterns("5_protected"))
+    home = Paths(root)
+    assert build_release(home, "2025-02").passes
+    second = build_release(home, "2025-03")
+    assert second.passes and second.previous == "2025-02"
+    return home
+
+
+def test_successive_releases_keep_hidden_cells_hidden(chained: Paths) -> None:
+    first = pd.read_parquet(release_folder(chained, "2025-02") / "cells.parquet")
+    second = pd.read_parquet(release_folder(chained, "2025-03") / "cells.parquet")
+    key = ["table", "key_text"]
+    first["key_text"], second["key_text"] = (
+        first["key"].map(tuple).map(str),
+        second["key"].map(tuple).map(str),
+    )
+    both = first.merge(second, on=key, suffixes=("_before", "_now"))
+    assert len(both) > 100 and both["suppressed_before"].any()
+    assert both.loc[both["suppressed_before"], "suppressed_now"].all()
+    manifest = json.loads((release_folder(chained, "2025-03") / MANIFEST_FILE).read_text("utf-8"))
+    assert manifest["previous_release"] == "2025-02" and manifest["audit"]["passes"]
+
+
+@pytest.mark.parametrize(
+    ("name", "dim", "code"), [("outcomes", "outcome", "total"), ("reporters", None, None)]
+)
+def test_a_municipality_month_cannot_be_differenced_from_two_releases(
+    chained: Paths, name: str, dim: str | None, code: str | None
+) -> None:
+    """Year to date as of March minus year to date as of February (counts that are never revised: all
+    reports, reports per reporter) is the municipality's March; it must never be 1..4 where both show."""
+    rows = []
+    for release in ("2025-02", "2025-03"):
+        table = _table(chained, release, name)
+        table = table.loc[table["geo_level"].eq("kommun") & table["period"].eq("2025")]
+        if dim is not None:
+            table = table.loc[table[dim].eq(code)]
+        rows.append(table.drop(columns=["release", "as_of_month", "period_type"]))
+    dims = [c for c in rows[0].columns if c not in ("value", "status") and not c.endswith("_sv")]
+    both = rows[0].merge(rows[1], on=dims, suffixes=("_feb", "_mar"))
+    shown = both.loc[both["status_feb"].eq("") & both["status_mar"].eq("")]
+    assert len(shown) > 5
+    difference = shown["value_mar"] - shown["value_feb"]
+    assert not difference.between(1, 4).any()
