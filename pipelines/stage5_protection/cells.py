@@ -129,7 +129,8 @@ def dimension_hierarchy(dim: dict[str, Any], is_additive: bool) -> Hierarchy | N
     return Hierarchy.flat("total", codes(dim["codes"]), is_additive) if dim.get("total") else None
 
 
-def _read(home: Paths, statistic: str, as_of: str, period_type: str) -> pd.DataFrame:
+def read_statistic(home: Paths, statistic: str, as_of: str, period_type: str) -> pd.DataFrame:
+    """One period type of a stage-4 statistic as of an extract month."""
     path = home.statistics / statistic / f"as_of_month={as_of}" / STATISTICS_FILE
     if not path.exists():
         raise FileNotFoundError(f"no statistics '{statistic}' as of {as_of}: load that month first ({path})")
@@ -141,7 +142,7 @@ def _read(home: Paths, statistic: str, as_of: str, period_type: str) -> pd.DataF
 def source_cells(home: Paths, name: str, as_of: str, period_type: str) -> pd.DataFrame:
     """The table's cells for one period type of its source statistic: geo, period, dims..., value."""
     spec = tables()[name]
-    src = _read(home, spec["source"], as_of, period_type)
+    src = read_statistic(home, spec["source"], as_of, period_type)
     src = src.rename(columns={"geo_code": GEO, "period": PERIOD})
     dims = spec["dimensions"]
     (first, first_dim), *_ = dims.items()

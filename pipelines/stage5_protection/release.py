@@ -23,16 +23,19 @@ import pyarrow.parquet as pq
 from pipelines.core.atomic import atomic_dir
 from pipelines.core.schemas import code_table, release_spec
 from pipelines.core.settings import Paths
+from pipelines.stage4_statistics import population
 from pipelines.stage4_statistics.compute import STATISTICS_FILE
 from pipelines.stage5_protection import cells as c
 from pipelines.stage5_protection.model import PreviousRelease
 from pipelines.stage5_protection.primary import Rules
 from pipelines.stage5_protection.secondary import Protection, protect
-from pipelines.stage5_protection.symbols import NOT_APPLICABLE, SUPPRESSED, to_kolada_csv_values
+from pipelines.stage5_protection.symbols import MISSING, NOT_APPLICABLE, SUPPRESSED, to_kolada_csv_values
 
 CELLS_FILE = "cells.parquet"
 MANIFEST_FILE = "manifest.json"
 AUDIT = "audit"
+POPULATION_RATES = "population_rates"
+PERCENTILES = "percentiles"
 RATES = "rates"
 
 
@@ -208,6 +211,82 @@ def rates(published: dict[str, pd.DataFrame], threshold: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+KEYS = ["release", "as_of_month", "period_type", "period", "geo_level", "geo_code", "geo_name"]
+
+
+def population_rates(home: Paths, published: dict[str, pd.DataFrame], threshold: int) -> pd.DataFrame | None:
+    """Counts per ``per`` children 0–17 for year periods; None without population denominators."""
+    path = population.output_folder(home) / population.POPULATION_DATA
+    if not path.exists():
+        return None
+    pop = pd.read_parquet(path)
+    pop = pop.loc[pop["legal_sex"].eq(population.TOTAL_SEX), ["year", "geo_code", "children_0_17"]]
+    years = sorted(pop["year"].astype(int).unique())
+    frames = []
+    for rate, spec in release_spec().get("population_rates", {}).items():
+        frame = published[spec["numerator"]["table"]]
+        for dim, code in spec["numerator"]["where"].items():
+            frame = frame.loc[frame[dim].eq(code)]
+        frame = frame.loc[frame["period_type"].isin(["year", "year_to_date"])]
+        # the period's own year, else the latest earlier year the population file has
+        frame = frame.assign(year=[max((y for y in years if y <= int(p)), default=-1) for p in frame["period"]])
+        both = frame.merge(pop.assign(year=pop["year"].astype(int)), on=["year", "geo_code"], how="left")
+        count, children = both["value"].astype("Float64"), both["children_0_17"].astype("Float64")
+        hidden = both["status"].eq(SUPPRESSED) | count.between(1, threshold).fillna(False)
+        missing = children.isna()
+        value = (count * spec["per"] / children.where(children > 0)).round(int(spec["decimals"]))
+        frames.append(
+            both[KEYS].assign(
+                rate=rate,
+                rate_sv=spec["sv"],
+                population=pd.array(children, dtype="Int64"),
+                value=value.mask(hidden | missing),
+                status=np.where(hidden, SUPPRESSED, np.where(missing, MISSING, "")),
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def percentiles(home: Paths, calendar: c.Calendar, threshold: int) -> pd.DataFrame:
+    """Percentiles of the spec, hidden where the count they are taken over is 1..threshold."""
+    by_level = release_spec()["geographies"]
+    frames = []
+    for name, spec in release_spec().get("percentiles", {}).items():
+        for kind in spec["periods"]:
+            src = c.read_statistic(home, spec["source"], calendar.as_of, kind)
+            src = src.loc[src["geo_level"].isin([lv for lv, kinds in by_level.items() if kind in kinds])]
+            if kind == "month":
+                src = src.loc[src["period"].isin(calendar.months())]
+                period_type = pd.Series("month", index=src.index)
+            else:
+                src = src.loc[src["period"].isin([str(calendar.year - 1), str(calendar.year)])]
+                ytd = src["period"].eq(str(calendar.year)) & (calendar.month < 12)
+                period_type = pd.Series(np.where(ytd, "year_to_date", "year"), index=src.index)
+            group = src[spec["group"]].astype("Int64")
+            hidden = group.between(1, threshold).fillna(True)
+            empty = group.eq(0).fillna(False)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "release": calendar.as_of,
+                        "as_of_month": calendar.as_of,
+                        "period_type": period_type,
+                        "period": src["period"],
+                        "geo_level": src["geo_level"],
+                        "geo_code": src["geo_code"],
+                        "geo_name": src["geo_name"],
+                        "percentile": name,
+                        "percentile_sv": spec["sv"],
+                        "unit": spec["unit"],
+                        "value": src[spec["measure"]].astype("Int64").mask(hidden | empty),
+                        "status": np.where(hidden, SUPPRESSED, np.where(empty, NOT_APPLICABLE, "")),
+                    }
+                )
+            )
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["percentile", "period_type", "period", "geo_level", "geo_code"], ignore_index=True)
+
+
 def _write(
     out: Path,
     home: Paths,
@@ -240,6 +319,10 @@ def _write(
             "hidden_share_of_count": _hidden_share(frame, mask),
         }
     _write_table(out, RATES, rates(published, rules().threshold), meta)
+    per_population = population_rates(home, published, rules().threshold)
+    if per_population is not None:  # without a population file these rates are omitted, not invented
+        _write_table(out, POPULATION_RATES, per_population, meta)
+    _write_table(out, PERCENTILES, percentiles(home, calendar, rules().threshold), meta)
     audit = _audit(result, main)
     _write_table(out, AUDIT, audit, meta)
     outcome.audit = _audit_summary(result, audit)

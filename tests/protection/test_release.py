@@ -166,3 +166,56 @@ def test_a_municipality_month_cannot_be_differenced_from_two_releases(
     assert len(shown) > 5
     difference = shown["value_mar"] - shown["value_feb"]
     assert not difference.between(1, 4).any()
+
+
+def test_without_a_population_file_rates_per_1000_are_omitted(released: Paths) -> None:
+    folder = release_folder(released, "2025-03")
+    assert not (folder / "population_rates.parquet").exists()
+    assert not (folder / "population_rates.csv").exists()
+
+
+def test_rates_per_1000_children_hide_with_their_count(released: Paths, tmp_path: Path, monkeypatch) -> None:
+    from pipelines.demo.generator import generate_population
+    from pipelines.stage4_statistics.population import build_population
+    from pipelines.stage5_protection.release import population_rates
+
+    csv = generate_population(tmp_path / "population.csv", 2025, seed=3)
+    monkeypatch.setenv("OROSTAT_POPULATION_FILE", str(csv))
+    home = Paths(tmp_path / "home")
+    assert build_population(home) > 0
+    outcomes = _table(released, "2025-03", "outcomes")
+    rates = population_rates(home, {"outcomes": outcomes}, threshold=4)
+    counts = outcomes.loc[
+        outcomes["outcome"].eq("total") & outcomes["period_type"].isin(["year", "year_to_date"])
+    ]
+    assert set(rates["period_type"]) <= {"year", "year_to_date"} and len(rates) == len(counts)
+    both = rates.merge(counts, on=["period_type", "period", "geo_code"], suffixes=("", "_count"))
+    shown = both.loc[both["status"].eq("")]
+    assert len(shown) > 3
+    expected = (shown["value_count"] * 1000 / shown["population"]).astype(float).round(1)
+    assert (shown["value"].astype(float) - expected).abs().max() < 1e-9
+    hidden = both.loc[both["status_count"].eq("..") | both["value_count"].between(1, 4)]
+    assert hidden["status"].eq("..").all() and hidden["value"].isna().all()
+    # 2024 is not in the file and no earlier year is: missing, not invented
+    assert rates.loc[rates["period"].eq("2024"), "status"].eq("-").all()
+
+
+def test_percentiles_hide_where_their_group_is_small(released: Paths) -> None:
+    from pipelines.stage5_protection import cells as c
+    from pipelines.stage5_protection.release import percentiles
+
+    calendar = c.Calendar("2025-03")
+    published = pd.read_parquet(release_folder(released, "2025-03") / "percentiles.parquet")
+    assert set(published["status"]) <= {"", "..", "."} and published["value"].notna().any()
+    strict = percentiles(released, calendar, threshold=30)  # a high threshold hides some groups
+    stats = pd.concat(
+        c.read_statistic(released, "decision_times", "2025-03", kind) for kind in ("month", "year")
+    )
+    both = strict.merge(stats[["period", "geo_code", "decided"]], on=["period", "geo_code"])
+    assert len(both) == len(strict)
+    small = both["decided"].between(1, 30)
+    assert small.any() and (~small).any()
+    assert both.loc[small, "status"].eq("..").all() and both.loc[small, "value"].isna().all()
+    assert both.loc[both["decided"].eq(0), "status"].eq(".").all()
+    assert both.loc[both["decided"].gt(30), "value"].notna().all()
+    assert not strict["geo_level"].eq("kommun").loc[strict["period_type"].eq("month")].any()
