@@ -98,6 +98,27 @@ def _ensure_key(demo: bool = False) -> None:
         new_key_file(key_file)
         print(f"Created a DEMO pseudonymisation key at {key_file} (demo only: never use it for real data).")
     os.environ["OROSTAT_KEY_FILE"] = str(key_file)
+    _ensure_demo_archive_key()
+
+
+def _ensure_demo_archive_key() -> None:
+    """The demo keeps its loaded extracts encrypted too, with a separate demo archive key."""
+    from pipelines.core.settings import settings
+    from pipelines.stage1_landing.archive import MissingArchiveKeyError, load_archive_key
+    from pipelines.stage2_pseudonymise.keyed_hash import new_key_file
+
+    try:
+        load_archive_key()
+        return
+    except MissingArchiveKeyError:
+        pass
+    key_file = paths().secrets / "demo-archive.key"
+    if not key_file.exists():
+        new_key_file(key_file)
+        print(
+            f"Created a DEMO archive key at {key_file}: loaded extracts are kept encrypted in data/1_archive/."
+        )
+    os.environ[settings()["archive"]["key_file_env"]] = str(key_file)
 
 
 def _run(first: str, last: str) -> bool:

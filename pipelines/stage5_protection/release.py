@@ -229,7 +229,9 @@ def population_rates(home: Paths, published: dict[str, pd.DataFrame], threshold:
             frame = frame.loc[frame[dim].eq(code)]
         frame = frame.loc[frame["period_type"].isin(["year", "year_to_date"])]
         # the period's own year, else the latest earlier year the population file has
-        frame = frame.assign(year=[max((y for y in years if y <= int(p)), default=-1) for p in frame["period"]])
+        frame = frame.assign(
+            year=[max((y for y in years if y <= int(p)), default=-1) for p in frame["period"]]
+        )
         both = frame.merge(pop.assign(year=pop["year"].astype(int)), on=["year", "geo_code"], how="left")
         count, children = both["value"].astype("Float64"), both["children_0_17"].astype("Float64")
         hidden = both["status"].eq(SUPPRESSED) | count.between(1, threshold).fillna(False)
@@ -284,7 +286,9 @@ def percentiles(home: Paths, calendar: c.Calendar, threshold: int) -> pd.DataFra
                 )
             )
     out = pd.concat(frames, ignore_index=True)
-    return out.sort_values(["percentile", "period_type", "period", "geo_level", "geo_code"], ignore_index=True)
+    return out.sort_values(
+        ["percentile", "period_type", "period", "geo_level", "geo_code"], ignore_index=True
+    )
 
 
 def _write(
