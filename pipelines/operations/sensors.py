@@ -23,9 +23,10 @@ from pipelines.stage3_register.register import latest_extract_month
 def landing_state() -> dict[str, tuple[str, str]]:
     """Masked file name -> (month, SHA-256) for every landing file whose name can be loaded.
 
-    The names go into the cursor, which Dagster stores, so they are masked: a loadable name can still
-    carry a personnummer after its month (``0180_2025-03_<number>.csv``). Files whose masked names
-    coincide share one entry, the hash of their hashes, so a change to any of them still counts.
+    The names go into the cursor, which Dagster stores. A name carrying a personnummer is refused at
+    ingest and never counts as loadable, yet names are masked here too so that no later change to the
+    file-name rule can put a number in the cursor; files whose masked names coincide share one entry, the
+    hash of their hashes, so a change to any of them still counts.
     """
     pattern = re.compile(settings()["masking"]["identifier_regex"])
     grouped: dict[str, tuple[str, list[str]]] = {}

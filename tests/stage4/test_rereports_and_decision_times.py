@@ -151,6 +151,7 @@ def _reported_again(state: pd.DataFrame) -> pd.Series:
     return pd.Series(
         [(c, d) in flagged for c, d in zip(state.child_pseudonym, state.date_received, strict=True)],
         index=state.index,
+        dtype=bool,  # an empty object Series would select columns, not rows
     )
 
 
