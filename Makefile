@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export OROSTAT_HOME ?= $(CURDIR)/var
 export DAGSTER_HOME ?= $(OROSTAT_HOME)/dagster
 
-.PHONY: setup demo test dev lint bench clean postgres
+.PHONY: setup demo test dev lint bench clean postgres chromium
 
 setup: $(VENV)/.installed
 
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/orostat demo
 
-test: setup postgres
+test: setup postgres chromium
 	$(BIN)/ruff check pipelines tests benchmarks
 	$(BIN)/ruff format --check pipelines tests benchmarks
 	$(BIN)/pytest -n 2
@@ -34,6 +34,18 @@ postgres:
 	else \
 		echo "make test needs PostgreSQL's server programs (initdb, pg_ctl) for tests/pipeline/test_postgres_storage.py." >&2; \
 		echo "Install the 'postgresql' package, e.g.: sudo apt-get install postgresql" >&2; \
+		exit 1; \
+	fi
+
+# Debian's Chromium, for tests/stage6/test_report_in_browser.py (Playwright drives it; no browser download).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || \
+	if [ "$$(id -u)" = 0 ]; then \
+		echo "Installing Chromium (apt-get install chromium) for tests/stage6/test_report_in_browser.py"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null; \
+	else \
+		echo "make test needs Debian's chromium for tests/stage6/test_report_in_browser.py." >&2; \
+		echo "Install it, e.g.: sudo apt-get install chromium" >&2; \
 		exit 1; \
 	fi
 

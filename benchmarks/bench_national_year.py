@@ -88,7 +88,9 @@ def main() -> None:
         print(f"{step:40} {seconds:8.2f}")
     ingest = outcome.step_seconds.get("pseudonymised_reports", float("nan"))
     print(f"{'whole Dagster run (wall, in process)':40} {wall:8.2f}")
-    print(f"{'release ' + str(args.year) + '-12 (protect + LP audit, Dagster run)':40} {release_wall:8.2f}")
+    print(f"{'release ' + str(args.year) + '-12 (protect, audit, publish)':40} {release_wall:8.2f}")
+    for step, seconds in sorted(release.step_seconds.items(), key=lambda kv: -kv[1]):
+        print(f"{'  ' + step:40} {seconds:8.2f}")
     print(f"{'one month loaded again (' + str(args.year) + '-12)':40} {month_wall:8.2f}")
     print(f"ingest + pseudonymise: {rows_in / ingest:,.0f} rows/s; end to end: {rows_in / wall:,.0f} rows/s")
     print(f"peak memory: {peak:,.0f} MiB in this process, {workers:,.0f} MiB in the largest worker process")

@@ -34,6 +34,11 @@ def main(argv: list[str] | None = None) -> int:
     release.add_argument("--as-of", required=True, help="extract month YYYY-MM (loaded first)")
     status = sub.add_parser("status", help="what is loaded and what is missing, per extract month")
     status.add_argument("--month", help="only this extract month YYYY-MM")
+    query = sub.add_parser("query", help="SQL over a published release (DuckDB); a table, CSV or Parquet out")
+    query.add_argument("sql", help="the query, e.g. \"SELECT * FROM outcomes WHERE geo_level = 'lan'\"")
+    query.add_argument("--release", help="release YYYY-MM (default: the latest published)")
+    query.add_argument("--output", type=Path, help="write the result here: .csv or .parquet")
+    query.add_argument("--csv", action="store_true", help="print the result as CSV (semicolon, UTF-8)")
     sub.add_parser("rotate-key", help="rebuild every loaded month from the retained extracts with a new key")
     validate = sub.add_parser("validate", help="check an extract file without loading it (no key needed)")
     validate.add_argument("file", type=Path)
@@ -49,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         "status": _status,
         "backfill": _backfill,
         "rotate-key": _rotate_key,
+        "query": _query,
     }[args.command]
     return handler(args)
 
@@ -299,13 +305,77 @@ def _release_run(month: str) -> bool:
     audit, tables = manifest["audit"], manifest["tables"]
     hidden = sum(t["suppressed_total"] for t in tables.values())
     print(f"  Dagster run {outcome.run_id}: success. Protected release (publishable): {folder}")
+    published = paths().published / f"release={month}"
+    print(
+        f"  Published: report {published / 'rapport' / 'index.html'}, workbook, {published / 'orostat.duckdb'}"
+    )
     print(
         f"  {sum(t['cells'] for t in tables.values()):,} cells, {hidden:,} suppressed "
         f"({sum(t['suppressed_primary'] for t in tables.values()):,} primary); audit: "
         f"{audit['cells_audited']:,} hidden cells attacked, narrowest interval {audit['narrowest_interval']}"
         f" (margin {audit['margin']}), previous release: {manifest['previous_release'] or 'none'}"
     )
+    published = paths().published / f"release={month}"
+    print(f"  Published from it: {published}")
+    print(f"    report {published / 'rapport' / 'index.html'} (open in a browser)")
+    print(f"    workbook {published / f'orostat_{month}.xlsx'}; research database {published / 'orostat.duckdb'}")
+    print(f'    query it: orostat query "SELECT * FROM outcomes WHERE geo_level = \'riket\'"')
     return True
+
+
+def _query(args: argparse.Namespace) -> int:
+    """Exit 0 with the result, 2 when the SQL or the release is wrong (the message says which)."""
+    from pipelines.stage6_publishing.research import QueryError, query
+
+    published = paths().published
+    releases = (
+        sorted(p.name.removeprefix("release=") for p in published.glob("release=*"))
+        if published.exists()
+        else []
+    )
+    release = args.release or (releases[-1] if releases else None)
+    if release is None or release not in releases:
+        known = ", ".join(releases) or "none"
+        print(
+            f"No published release {release or ''} (published: {known}); run orostat release first.",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        result = query(published / f"release={release}", args.sql)
+    except QueryError as exc:
+        print(f"The query cannot run: {exc}", file=sys.stderr)
+        return 2
+    return _print_result(result, args)
+
+
+def _print_result(result, args: argparse.Namespace) -> int:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    if args.output is not None:
+        suffix = args.output.suffix.lower()
+        if suffix not in {".csv", ".parquet"}:
+            print("--output must end in .csv or .parquet", file=sys.stderr)
+            return 2
+        if suffix == ".parquet":
+            pq.write_table(result, args.output, compression="zstd")
+        else:
+            pacsv.write_csv(result, args.output, pacsv.WriteOptions(delimiter=";"))
+        print(f"{result.num_rows:,} rows written to {args.output}")
+        return 0
+    if args.csv:
+        sink = sys.stdout.buffer
+        pacsv.write_csv(result, sink, pacsv.WriteOptions(delimiter=";"))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(*result.column_names, caption=f"{result.num_rows:,} rows")
+    for row in result.slice(0, 50).to_pylist():
+        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    Console().print(table)
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -12,6 +12,12 @@ from pipelines.stage2_pseudonymise.assets import pseudonymised_reports
 from pipelines.stage3_register.assets import report_register
 from pipelines.stage4_statistics.assets import statistics_assets
 from pipelines.stage5_protection.assets import protected_release
+from pipelines.stage6_publishing.assets import (
+    data_dictionary,
+    published_report,
+    published_workbook,
+    research_database,
+)
 
 all_assets = [
     pseudonymised_reports,
@@ -19,8 +25,12 @@ all_assets = [
     report_register,
     *statistics_assets,
     protected_release,
+    research_database,
+    data_dictionary,
+    published_workbook,
+    published_report,
 ]
-RELEASES = AssetSelection.groups("stage5_protection")
+RELEASES = AssetSelection.groups("stage5_protection", "stage6_publishing")
 
 monthly_load = define_asset_job(
     "monthly_load",
@@ -31,7 +41,8 @@ monthly_load = define_asset_job(
 monthly_release = define_asset_job(
     "monthly_release",
     selection=RELEASES,
-    description="Protect and publish the release as of an extract month (after its load).",
+    description="Protect the release as of an extract month (after its load), then build what is published "
+    "from it: report, workbook, research database and data dictionary.",
 )
 
 _release = settings()["release"]

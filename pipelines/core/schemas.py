@@ -43,6 +43,11 @@ def release_spec() -> dict[str, Any]:
 
 
 @cache
+def publishing_spec() -> dict[str, Any]:
+    return _yaml("publishing.yaml")
+
+
+@cache
 def quarantine_reasons() -> dict[str, Any]:
     return _yaml("quarantine_reasons.yaml")
 

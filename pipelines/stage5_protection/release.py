@@ -305,6 +305,7 @@ def _write(
         "release": calendar.as_of,
         "as_of_month": calendar.as_of,
         "contract": f"release v{spec['version']}",
+        "schema_version": str(spec["version"]),
         "disclosure_control": "protected (primary + secondary suppression, LP-audited)",
         "data": label,
     }

@@ -24,7 +24,16 @@ def test_the_load_job_never_builds_a_release() -> None:
     release = {
         k.to_user_string() for k in defs.resolve_job_def("monthly_release").asset_layer.selected_asset_keys
     }
-    assert "protected_release" not in load and release == {"protected_release"}
+    published = {"research_database", "data_dictionary", "published_workbook", "published_report"}
+    assert not load & ({"protected_release"} | published)
+    assert release == {"protected_release"} | published
+
+
+def test_everything_published_reads_only_the_protected_release() -> None:
+    graph = defs.resolve_asset_graph()
+    for name in ("research_database", "data_dictionary", "published_workbook", "published_report"):
+        parents = {k.to_user_string() for k in graph.get(AssetKey(name)).parent_keys}
+        assert parents == {"protected_release"}, name
 
 
 def test_every_asset_is_monthly_and_checks_block() -> None:

@@ -121,3 +121,5 @@ def test_no_identifier_survives_anywhere(demo_run: Paths) -> None:
     scanned = [p for p in demo_run.home.rglob("*") if p.is_file() and not p.is_relative_to(demo_run.landing)]
     assert any(p.suffix == ".db" for p in scanned)  # Dagster's SQLite run storage was scanned too
     assert any(p.name == "manifest.json" for p in scanned)  # and the release
+    published = {p.suffix for p in scanned if p.is_relative_to(demo_run.published)}
+    assert {".xlsx", ".duckdb", ".html", ".svg", ".parquet"} <= published  # and what is published from it
