@@ -318,8 +318,10 @@ def _release_run(month: str) -> bool:
     published = paths().published / f"release={month}"
     print(f"  Published from it: {published}")
     print(f"    report {published / 'rapport' / 'index.html'} (open in a browser)")
-    print(f"    workbook {published / f'orostat_{month}.xlsx'}; research database {published / 'orostat.duckdb'}")
-    print(f'    query it: orostat query "SELECT * FROM outcomes WHERE geo_level = \'riket\'"')
+    print(
+        f"    workbook {published / f'orostat_{month}.xlsx'}; research database {published / 'orostat.duckdb'}"
+    )
+    print("    query it: orostat query \"SELECT * FROM outcomes WHERE geo_level = 'riket'\"")
     return True
 
 
