@@ -305,10 +305,6 @@ def _release_run(month: str) -> bool:
     audit, tables = manifest["audit"], manifest["tables"]
     hidden = sum(t["suppressed_total"] for t in tables.values())
     print(f"  Dagster run {outcome.run_id}: success. Protected release (publishable): {folder}")
-    published = paths().published / f"release={month}"
-    print(
-        f"  Published: report {published / 'rapport' / 'index.html'}, workbook, {published / 'orostat.duckdb'}"
-    )
     print(
         f"  {sum(t['cells'] for t in tables.values()):,} cells, {hidden:,} suppressed "
         f"({sum(t['suppressed_primary'] for t in tables.values()):,} primary); audit: "
