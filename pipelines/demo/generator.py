@@ -503,14 +503,18 @@ def _rows(reports: _Reports, year: int, codes: dict[str, list[str]]) -> _Rows:
     )
 
 
-def _report_ids(rng: np.random.Generator, reports: _Reports, muni_codes: list[str]) -> np.ndarray:
-    """SYNT-<kommun>-<löpnummer>, numbered per municipality in order of arrival."""
+def _report_ids(rng: np.random.Generator, reports: _Reports, muni_codes: list[str], year: int) -> np.ndarray:
+    """SYNT-<kommun>-<år>-<löpnummer>, numbered per municipality and year in order of arrival, as case
+    systems number them: the years of a multi-year demo or benchmark never share a report id (a shared id
+    would make a later year's report supersede an earlier one in the register)."""
     order = np.lexsort((rng.random(len(reports.muni)), reports.received, reports.muni))
     m = reports.muni[order]
     starts = np.r_[0, np.flatnonzero(np.diff(m)) + 1]
     seq = np.arange(len(m)) - np.repeat(starts, np.diff(np.r_[starts, len(m)])) + 1
     ids = np.empty(len(m), dtype=object)
-    ids[order] = [f"SYNT-{muni_codes[a]}-{b:07d}" for a, b in zip(m.tolist(), seq.tolist(), strict=True)]
+    ids[order] = [
+        f"SYNT-{muni_codes[a]}-{year}-{b:06d}" for a, b in zip(m.tolist(), seq.tolist(), strict=True)
+    ]
     return ids
 
 
@@ -906,7 +910,7 @@ def generate_demo(
     rng = _rng(seed, 3)
     kids = _children(rng, sizes, year, scale)
     reports = _reports(rng, kids, year, codes)
-    report_ids = _report_ids(rng, reports, muni_codes)
+    report_ids = _report_ids(rng, reports, muni_codes, year)
     rows = _rows(reports, year, codes)
 
     # Keep the wanted municipalities and order rows by file, then arrival, then report id.

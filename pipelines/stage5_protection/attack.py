@@ -14,7 +14,9 @@ in the fast mode (``exact=False``) a cell whose seen spread already reaches the 
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -30,6 +32,7 @@ except ImportError:  # pragma: no cover - depends on the scipy build
     _hs = None
 
 TOL = 1e-6
+PARALLEL_MIN_TARGETS = 1500  # below this a component's exact bounds take a few seconds: not worth processes
 COLUMNS = ["cell", "var", "table", "key", "value", "lower", "upper", "width", "exact", "passes"]
 
 
@@ -199,6 +202,27 @@ def _bound_component(
     return np.maximum(lo, 0.0), hi, done
 
 
+def _bound_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray]:
+    A, b, ub, targets, margin = args
+    lo, hi, _ = _bound_component(_LP(A, b, ub), targets, margin, exact=True)
+    return lo[targets], hi[targets]
+
+
+def _bound_in_processes(
+    lp: _LP, targets: np.ndarray, margin: float, workers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact bounds of a large component, its targets split into contiguous chunks (neighbouring cells
+    share probes) solved in ``workers`` fresh processes (spawned: no state inherited from the caller)."""
+    chunks = [chunk for chunk in np.array_split(targets, workers) if len(chunk)]
+    lo, hi = np.full(lp.n, np.nan), np.full(lp.n, np.nan)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(len(chunks), mp_context=context) as pool:
+        jobs = [(lp.A, lp.b, lp.ub, chunk, margin) for chunk in chunks]
+        for chunk, (low, high) in zip(chunks, pool.map(_bound_chunk, jobs), strict=True):
+            lo[chunk], hi[chunk] = low, high
+    return lo, hi
+
+
 def _row_bounds(lp: _LP, rounds: int = 30) -> tuple[np.ndarray, np.ndarray]:
     """Bounds implied by the rows, propagated (interval arithmetic, as an LP presolve does).
 
@@ -254,6 +278,7 @@ def attack(
     upper: np.ndarray | None = None,
     exact: bool = True,
     only_vars: np.ndarray | None = None,
+    workers: int = 1,
 ) -> pd.DataFrame:
     """Bound every suppressed current cell by LP, given only what is published.
 
@@ -261,8 +286,10 @@ def attack(
     hidden cells come from the system and are reported too). ``upper``: optional known upper bound per variable. With
     ``exact=False`` cells already certified wide enough by probe solutions skip their LPs (their
     reported interval is then an inner bound of the true one). ``only_vars``: restrict the attack to
-    the components holding these variables. Returns one row per suppressed current cell with columns
-    cell, var, table, key, value, lower, upper, width, exact, passes.
+    the components holding these variables. ``workers``: processes for the exact bounds of a large
+    component (its targets split between them; exact optima do not depend on the split). Returns one
+    row per suppressed current cell with columns cell, var, table, key, value, lower, upper, width,
+    exact, passes.
     """
     suppressed = np.asarray(suppressed, dtype=bool) & system.in_current
     hidden = hidden_variables(system, suppressed)
@@ -279,7 +306,10 @@ def attack(
     upper_b = np.full(system.n_vars, np.nan)
     for vars_, lp in _component_lps(system, hidden, targets, upper):
         local_targets = np.flatnonzero(targets[vars_])
-        lo, hi, _ = _bound_component(lp, local_targets, margin, exact)
+        if exact and workers > 1 and len(local_targets) >= PARALLEL_MIN_TARGETS:
+            lo, hi = _bound_in_processes(lp, local_targets, margin, workers)
+        else:
+            lo, hi, _ = _bound_component(lp, local_targets, margin, exact)
         lower[vars_[local_targets]] = lo[local_targets]
         upper_b[vars_[local_targets]] = hi[local_targets]
     # a suppressed cell whose variable is readable elsewhere (published link, previous release) is exact

@@ -10,6 +10,7 @@ hidden, for the next release) and ``manifest.json``. The folder is swapped in wh
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 
 from pipelines.core.atomic import atomic_dir
 from pipelines.core.schemas import code_table, release_spec
-from pipelines.core.settings import Paths
+from pipelines.core.settings import Paths, settings
 from pipelines.stage4_statistics import population
 from pipelines.stage4_statistics.compute import STATISTICS_FILE
 from pipelines.stage5_protection import cells as c
@@ -113,6 +114,13 @@ def differenced(home: Paths, calendar: c.Calendar, tables: dict[str, pd.DataFram
     return out
 
 
+def audit_workers() -> int:
+    """Processes for the exact audit: settings' ``release.audit_workers``, ``auto`` = the CPUs we may use."""
+    wanted = settings()["release"].get("audit_workers", "auto")
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, available if wanted == "auto" else min(int(wanted), available))
+
+
 def build_release(home: Paths, as_of: str, exact_audit: bool = True) -> ReleaseOutcome:
     """Protect and write the release as of ``as_of`` (its statistics must exist)."""
     import time
@@ -125,7 +133,14 @@ def build_release(home: Paths, as_of: str, exact_audit: bool = True) -> ReleaseO
     forced = differenced(home, calendar, inputs.tables)
     seconds = {"cells": time.perf_counter() - clock}
     result = protect(
-        inputs.tables, inputs.specs, inputs.links, rules(), previous, forced, exact_audit=exact_audit
+        inputs.tables,
+        inputs.specs,
+        inputs.links,
+        rules(),
+        previous,
+        forced,
+        exact_audit=exact_audit,
+        audit_workers=audit_workers(),
     )
     seconds["protect_and_audit"] = time.perf_counter() - clock - seconds["cells"]
     outcome = ReleaseOutcome(as_of, calendar.previous().as_of if previous else None, result.passes)

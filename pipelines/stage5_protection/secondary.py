@@ -268,12 +268,14 @@ def protect(
     previous_suppressed: Iterable[CellId] = (),
     audit: bool = True,
     exact_audit: bool = True,
+    audit_workers: int = 1,
 ) -> Protection:
     """Primary + secondary suppression of a release, then an exact LP audit.
 
     ``previous``: the earlier release of the same period (its published cells are known to an attacker,
     its hidden cells stay hidden). ``previous_suppressed``: further cell ids that must stay suppressed.
-    ``exact_audit=False`` makes the final audit certify widths instead of computing exact bounds.
+    ``exact_audit=False`` makes the final audit certify widths instead of computing exact bounds;
+    ``audit_workers`` processes share the exact bounds of a large component.
     """
     rules = rules or Rules()
     system = build_system(tables, specs, links, previous)
@@ -290,7 +292,7 @@ def protect(
     added = mask & ~start
     reasons[added] = sec_reasons[added]
     # exact = two LPs per hidden cell (slow on national releases); otherwise certified inner intervals
-    result = attack(system, mask, rules.margin, exact=exact_audit) if audit else None
+    result = attack(system, mask, rules.margin, exact=exact_audit, workers=audit_workers) if audit else None
     return Protection(system, mask, reasons, primary, result, unprotectable)
 
 

@@ -155,6 +155,15 @@ def test_another_seed_gives_other_data(demo, tmp_path: Path) -> None:
     assert mine and other and mine != other
 
 
+def test_two_years_never_share_a_report_id(tmp_path: Path) -> None:
+    ids = {}
+    for year in (YEAR - 1, YEAR):
+        gen.generate_demo(tmp_path / str(year), year, SEED, SCALE, ["0180"])
+        ids[year] = {r["report_id"] for r in _all_rows(tmp_path / str(year)) if r["report_id"]}
+    assert len(ids[YEAR]) > 100 and not ids[YEAR - 1] & ids[YEAR]
+    assert all(i.startswith(f"SYNT-0180-{YEAR}-") for i in ids[YEAR])
+
+
 def test_file_names_and_dialect_headers(demo) -> None:
     out, summary = demo
     files = sorted(out.iterdir())
