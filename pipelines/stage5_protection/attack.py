@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 import pandas as pd
@@ -144,14 +145,17 @@ def _bound_component(
             np.maximum(hi_seen, x, out=hi_seen)
 
     # group probes: push every not-yet-certified target up (then down) at once; one LP often certifies
-    # hundreds of cells, so only the stubborn ones need their own LPs
-    for _ in range(6):
+    # hundreds of cells, so only the stubborn ones need their own LPs. After the first round the push
+    # has random (seeded) signs: cells sharing a row cannot all go up at once, but half of them can.
+    signs = np.random.default_rng(20251)
+    for round_ in range(8):
         open_ = targets[hi_seen[targets] - lo_seen[targets] < margin]
         if len(open_) < 8:
             break
+        direction = np.ones(len(open_)) if round_ == 0 else signs.choice([-1.0, 1.0], len(open_))
         for sign in (-1.0, 1.0):
             c = np.zeros(n)
-            c[open_] = sign
+            c[open_] = sign * direction
             status, x = lp.solve(c)
             if status == "infeasible":
                 raise ValueError("published figures are inconsistent with the constraints (LP infeasible)")
@@ -203,23 +207,31 @@ def _bound_component(
 
 
 def _bound_chunk(args: tuple) -> tuple[np.ndarray, np.ndarray]:
-    A, b, ub, targets, margin = args
-    lo, hi, _ = _bound_component(_LP(A, b, ub), targets, margin, exact=True)
+    A, b, ub, targets, margin, exact = args
+    lo, hi, _ = _bound_component(_LP(A, b, ub), targets, margin, exact)
     return lo[targets], hi[targets]
 
 
 def _bound_in_processes(
-    lp: _LP, targets: np.ndarray, margin: float, workers: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact bounds of a large component, its targets split into contiguous chunks (neighbouring cells
-    share probes) solved in ``workers`` fresh processes (spawned: no state inherited from the caller)."""
+    lp: _LP, targets: np.ndarray, margin: float, workers: int, exact: bool
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Bounds of a large component, its targets split into contiguous chunks (neighbouring cells share
+    probes) solved in ``workers`` fresh processes (spawned: no state inherited from the caller).
+
+    Which cells pass does not depend on the split: a cell is either certified by a feasible point or
+    decided by its exact optima. Exact bounds do not depend on it either; only the inner intervals that
+    the fast mode reports for passing cells may."""
     chunks = [chunk for chunk in np.array_split(targets, workers) if len(chunk)]
     lo, hi = np.full(lp.n, np.nan), np.full(lp.n, np.nan)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(len(chunks), mp_context=context) as pool:
-        jobs = [(lp.A, lp.b, lp.ub, chunk, margin) for chunk in chunks]
-        for chunk, (low, high) in zip(chunks, pool.map(_bound_chunk, jobs), strict=True):
-            lo[chunk], hi[chunk] = low, high
+    try:
+        with ProcessPoolExecutor(len(chunks), mp_context=context) as pool:
+            jobs = [(lp.A, lp.b, lp.ub, chunk, margin, exact) for chunk in chunks]
+            for chunk, (low, high) in zip(chunks, pool.map(_bound_chunk, jobs), strict=True):
+                lo[chunk], hi[chunk] = low, high
+    except (BrokenProcessPool, RuntimeError, OSError):
+        # no processes here (a script without a __main__ guard, a sandbox): the caller solves in-process
+        return None
     return lo, hi
 
 
@@ -286,7 +298,7 @@ def attack(
     hidden cells come from the system and are reported too). ``upper``: optional known upper bound per variable. With
     ``exact=False`` cells already certified wide enough by probe solutions skip their LPs (their
     reported interval is then an inner bound of the true one). ``only_vars``: restrict the attack to
-    the components holding these variables. ``workers``: processes for the exact bounds of a large
+    the components holding these variables. ``workers``: processes sharing the exact bounds of a large
     component (its targets split between them; exact optima do not depend on the split). Returns one
     row per suppressed current cell with columns cell, var, table, key, value, lower, upper, width,
     exact, passes.
@@ -306,8 +318,11 @@ def attack(
     upper_b = np.full(system.n_vars, np.nan)
     for vars_, lp in _component_lps(system, hidden, targets, upper):
         local_targets = np.flatnonzero(targets[vars_])
-        if exact and workers > 1 and len(local_targets) >= PARALLEL_MIN_TARGETS:
-            lo, hi = _bound_in_processes(lp, local_targets, margin, workers)
+        # the fast mode certifies a large component in seconds: processes would cost more to start
+        parallel = exact and workers > 1 and len(local_targets) >= PARALLEL_MIN_TARGETS
+        bounds = _bound_in_processes(lp, local_targets, margin, workers, exact) if parallel else None
+        if bounds is not None:
+            lo, hi = bounds
         else:
             lo, hi, _ = _bound_component(lp, local_targets, margin, exact)
         lower[vars_[local_targets]] = lo[local_targets]

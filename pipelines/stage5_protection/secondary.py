@@ -163,7 +163,11 @@ class _State:
         return None
 
     def fix_failing(self, failing: np.ndarray, widths: np.ndarray) -> list[int]:
-        """Hide one complement per failing variable (skipping ones sharing a row with a fixed one)."""
+        """Hide one complement per failing variable (skipping ones sharing a row with a fixed one).
+
+        One, not more: hiding several at once for cells that keep failing saves audit rounds on one
+        release but hides more, and the next release, protected against this one, then needed five times
+        as long (national data, 2025-12 after 2025-11: 34 s -> 188 s)."""
         touched: set[int] = set()
         hidden_now = []
         for var, width in sorted(zip(failing.tolist(), widths.tolist(), strict=True)):
@@ -275,7 +279,7 @@ def protect(
     ``previous``: the earlier release of the same period (its published cells are known to an attacker,
     its hidden cells stay hidden). ``previous_suppressed``: further cell ids that must stay suppressed.
     ``exact_audit=False`` makes the final audit certify widths instead of computing exact bounds;
-    ``audit_workers`` processes share the exact bounds of a large component.
+    ``audit_workers`` processes share the exact bounds of the final audit's large components.
     """
     rules = rules or Rules()
     system = build_system(tables, specs, links, previous)

@@ -117,3 +117,23 @@ def test_the_attack_finds_exactly_the_intervals_plain_linprog_finds(values: list
         lower, upper = brute_force_interval(system, mask, row.var)
         assert abs(row.lower - lower) < 1e-6
         assert (np.isinf(row.upper) and np.isinf(upper)) or abs(row.upper - upper) < 1e-6
+
+
+def test_exact_bounds_shared_between_processes_equal_one_process(monkeypatch) -> None:
+    """The exact audit of a large component split between spawned processes gives the same intervals."""
+    from pipelines.stage5_protection import attack as attack_module
+    from pipelines.stage5_protection.model import build_system
+
+    rng = np.random.default_rng(5)
+    df, spec = geo_table(rng.integers(0, 12, size=(12, 3)))
+    system = build_system({spec.name: df}, [spec])
+    mask = rng.random(system.n_cells) < 0.5
+    mask[system.grand_totals] = False
+    alone = attack(system, mask, 4.0, exact=True)
+    monkeypatch.setattr(attack_module, "PARALLEL_MIN_TARGETS", 2)
+    calls = []
+    real = attack_module._bound_in_processes
+    monkeypatch.setattr(attack_module, "_bound_in_processes", lambda *a: calls.append(1) or real(*a))
+    shared = attack(system, mask, 4.0, exact=True, workers=2)
+    assert calls  # the component really went to the processes
+    pd.testing.assert_frame_equal(alone, shared)
