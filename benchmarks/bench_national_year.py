@@ -92,6 +92,8 @@ def main() -> None:
     for step, seconds in sorted(release.step_seconds.items(), key=lambda kv: -kv[1]):
         print(f"{'  ' + step:40} {seconds:8.2f}")
     print(f"{'one month loaded again (' + str(args.year) + '-12)':40} {month_wall:8.2f}")
+    for step, seconds in sorted(again.step_seconds.items(), key=lambda kv: -kv[1]):
+        print(f"{'  ' + step:40} {seconds:8.2f}")
     print(f"ingest + pseudonymise: {rows_in / ingest:,.0f} rows/s; end to end: {rows_in / wall:,.0f} rows/s")
     print(f"peak memory: {peak:,.0f} MiB in this process, {workers:,.0f} MiB in the largest worker process")
 
