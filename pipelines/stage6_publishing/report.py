@@ -55,6 +55,12 @@ def period_label(period: str, as_of: str) -> str:
     return period
 
 
+def shown(release: Release, group: str) -> list[dict[str, Any]]:
+    """The figures of a summary or comparison whose table the release has: without a population file
+    there are no rates per 1,000 children, and the report leaves them out rather than show a gap."""
+    return [item for item in publishing_spec()[group] if item["table"] in release.tables]
+
+
 def _figure_rows(release: Release, items: list[dict[str, Any]], geo: str) -> list[list[str]]:
     last, current = release.years
     rows = []
@@ -183,7 +189,7 @@ def _age_sex(release: Release, folder: Path, as_of: str, current: str) -> Figure
 def county_rows(release: Release) -> tuple[list[str], list[list[str]]]:
     """The 21 län on the comparison figures, current year; riket last."""
     current = release.years[1]
-    items = publishing_spec()["comparison"]
+    items = shown(release, "comparison")
     counties = code_table("counties").to_pandas()
     header = ["Län", *(item["label"] for item in items)]
     rows = []
@@ -237,7 +243,7 @@ def municipality_page(release: Release, code: str, name: str, county: tuple[str,
     areas = [(code, name), county, (RIKET, "Riket")]
     rows = []
     inline = []
-    for item in publishing_spec()["comparison"]:
+    for item in shown(release, "comparison"):
         cells = {
             geo: [release.cell(item["table"], item["where"], geo, y) for y in (last, current)]
             for geo, _ in areas
@@ -318,7 +324,7 @@ def build_report(release: Release, target: Path) -> dict[str, int]:
         index = env.get_template("index.html").render(
             **common,
             root="",
-            summary=_figure_rows(release, spec["summary"], RIKET),
+            summary=_figure_rows(release, shown(release, "summary"), RIKET),
             figures=figures,
             county_header=header,
             county_rows=rows,
