@@ -263,6 +263,18 @@ def municipality_page(release: Release, code: str, name: str, county: tuple[str,
         part = frame[(frame.geo_code == code) & frame.period_type.isin(["year", "year_to_date"])]
         wide = {y: part[part.period == y].set_index(dim) for y in (last, current)}
         labels = part.drop_duplicates(dim).set_index(dim)[f"{dim}_sv"]
+        order = {
+            c: i
+            for i, c in enumerate(
+                [
+                    "total",
+                    *code_table(release_spec()["tables"][table]["dimensions"][dim]["codes"])
+                    .column("code")
+                    .to_pylist(),
+                ]
+            )
+        }
+        labels = labels.iloc[sorted(range(len(labels)), key=lambda i: order.get(labels.index[i], len(order)))]
         groups.append(
             {
                 "title": release_spec()["tables"][table]["title_sv"],
