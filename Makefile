@@ -24,30 +24,27 @@ test: setup postgres chromium
 	$(BIN)/ruff format --check pipelines tests benchmarks
 	$(BIN)/pytest -n 2
 
-# PostgreSQL's server programs, for tests/pipeline/test_postgres_storage.py (it starts its own server).
-# Debian keeps initdb in /usr/lib/postgresql/<version>/bin, outside PATH. Root installs the package quietly.
-postgres:
-	@command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+# $(call debian_package,<package>,<shell test that it is there>,<test file that needs it>): root installs
+# the Debian package quietly; anyone else is told which package to install.
+define debian_package
+	@{ $(2); } >/dev/null 2>&1 || \
 	if [ "$$(id -u)" = 0 ]; then \
-		echo "Installing PostgreSQL (apt-get install postgresql) for tests/pipeline/test_postgres_storage.py"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql) >/dev/null; \
+		echo "Installing $(1) (apt-get install $(1)) for $(3)"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(1)) >/dev/null; \
 	else \
-		echo "make test needs PostgreSQL's server programs (initdb, pg_ctl) for tests/pipeline/test_postgres_storage.py." >&2; \
-		echo "Install the 'postgresql' package, e.g.: sudo apt-get install postgresql" >&2; \
+		echo "make test needs Debian's $(1) package for $(3); install it, e.g.: sudo apt-get install $(1)" >&2; \
 		exit 1; \
 	fi
+endef
 
-# Debian's Chromium, for tests/stage6/test_report_in_browser.py (Playwright drives it; no browser download).
+# PostgreSQL's server programs (tests/pipeline/test_postgres_storage.py starts its own server). Debian keeps
+# initdb in /usr/lib/postgresql/<version>/bin, outside PATH.
+postgres:
+	$(call debian_package,postgresql,command -v initdb || ls /usr/lib/postgresql/*/bin/initdb,tests/pipeline/test_postgres_storage.py)
+
+# Debian's Chromium, which Playwright drives (a browser download does not work here).
 chromium:
-	@command -v chromium >/dev/null 2>&1 || \
-	if [ "$$(id -u)" = 0 ]; then \
-		echo "Installing Chromium (apt-get install chromium) for tests/stage6/test_report_in_browser.py"; \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium) >/dev/null; \
-	else \
-		echo "make test needs Debian's chromium for tests/stage6/test_report_in_browser.py." >&2; \
-		echo "Install it, e.g.: sudo apt-get install chromium" >&2; \
-		exit 1; \
-	fi
+	$(call debian_package,chromium,command -v chromium,tests/stage6/test_report_in_browser.py)
 
 dev: setup
 	@mkdir -p $(DAGSTER_HOME) && [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp dagster.yaml $(DAGSTER_HOME)/

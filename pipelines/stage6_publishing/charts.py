@@ -38,6 +38,11 @@ class Point:
     value: float | None  # None where not published
     status: str  # "" or the symbol
 
+    @property
+    def shown(self) -> float | None:
+        """The value where it is published, else None."""
+        return self.value if self.value is not None and not self.status else None
+
 
 @dataclass
 class Chart:
@@ -64,8 +69,20 @@ def _axis_formatter(fmt: str) -> FuncFormatter:
     return FuncFormatter(lambda x, _pos: formatted(x, "", fmt))
 
 
+TABLE_NOTE = " Värdena finns i tabellen under diagrammet."
+
+
 def _describe(title: str, points: Sequence[Point], fmt: str) -> str:
-    shown = [p for p in points if p.status == "" and p.value is not None]
+    return _highlights(title, points, fmt) + TABLE_NOTE
+
+
+def _describe_series(title: str, series: dict[str, Sequence[Point]], fmt: str) -> str:
+    return " ".join([f"{title}.", *(_highlights(n, p, fmt) for n, p in series.items())]) + TABLE_NOTE
+
+
+def _highlights(title: str, points: Sequence[Point], fmt: str) -> str:
+    """The highest and lowest published value and which labels are not shown, in words."""
+    shown = [p for p in points if p.shown is not None]
     text = f"{title}."
     if shown:
         high = max(shown, key=lambda p: p.value)
@@ -74,7 +91,7 @@ def _describe(title: str, points: Sequence[Point], fmt: str) -> str:
     hidden = [p.label for p in points if p not in shown]
     if hidden:
         text += f" Visas inte (sekretess eller saknas): {', '.join(hidden)}."
-    return text + " Värdena finns i tabellen under diagrammet."
+    return text
 
 
 def bars(title: str, points: Sequence[Point], fmt: str, horizontal: bool = False) -> Chart:
@@ -82,11 +99,11 @@ def bars(title: str, points: Sequence[Point], fmt: str, horizontal: bool = False
     height = 0.32 * len(points) + 0.8 if horizontal else 2.8
     fig, ax = _figure(7.2, height)
     positions = range(len(points))
-    values = [p.value if p.value is not None and not p.status else 0 for p in points]
+    values = [p.shown or 0 for p in points]
     draw = ax.barh if horizontal else ax.bar
     draw(positions, values, color=palette()[0])
     for i, p in enumerate(points):
-        if p.status or p.value is None:
+        if p.shown is None:
             xy = (0, i) if horizontal else (i, 0)
             ax.annotate(
                 p.status or "-",
@@ -111,17 +128,13 @@ def lines(title: str, series: dict[str, Sequence[Point]], fmt: str) -> Chart:
     fig, ax = _figure(7.2, 2.8)
     markers = ["o", "s", "^", "D"]
     for i, (name, points) in enumerate(series.items()):
-        ys = [p.value if p.value is not None and not p.status else float("nan") for p in points]
+        ys = [float("nan") if p.shown is None else p.shown for p in points]
         ax.plot([p.label for p in points], ys, marker=markers[i % 4], color=palette()[i], label=name)
     ax.yaxis.set_major_formatter(_axis_formatter(fmt))
     ax.tick_params(axis="x", rotation=90)
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(0, -0.32))  # below: never over the data
     ax.set_title(title, loc="left")
-    alt = " ".join(
-        _describe(name, points, fmt).removesuffix(" Värdena finns i tabellen under diagrammet.")
-        for name, points in series.items()
-    )
-    return Chart(_svg(fig), f"{title}. {alt} Värdena finns i tabellen under diagrammet.")
+    return Chart(_svg(fig), _describe_series(title, series, fmt))
 
 
 def grouped(title: str, groups: Sequence[str], series: dict[str, Sequence[Point]], fmt: str) -> Chart:
@@ -130,30 +143,26 @@ def grouped(title: str, groups: Sequence[str], series: dict[str, Sequence[Point]
     width = 0.8 / max(len(series), 1)
     hatches = ["", "//", "..", "xx"]
     for i, (name, points) in enumerate(series.items()):
-        ys = [p.value if p.value is not None and not p.status else 0 for p in points]
+        ys = [p.shown or 0 for p in points]
         offsets = [g + i * width for g in range(len(groups))]
         ax.barh(
             offsets, ys, height=width, color=palette()[i], hatch=hatches[i % 4], label=name, edgecolor="white"
         )
         for y, p in zip(offsets, points, strict=True):
-            if p.status or p.value is None:
+            if p.shown is None:
                 ax.annotate(p.status or "-", (0, y), va="center")
     ax.set_yticks([g + width * (len(series) - 1) / 2 for g in range(len(groups))], list(groups))
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(_axis_formatter(fmt))
     ax.legend(frameon=False)
     ax.set_title(title, loc="left")
-    alt = " ".join(
-        _describe(name, points, fmt).removesuffix(" Värdena finns i tabellen under diagrammet.")
-        for name, points in series.items()
-    )
-    return Chart(_svg(fig), f"{title}. {alt} Värdena finns i tabellen under diagrammet.")
+    return Chart(_svg(fig), _describe_series(title, series, fmt))
 
 
 def comparison_svg(title: str, points: Sequence[Point], fmt: str) -> Chart:
     """A small inline SVG of three bars (municipality, county, country): 290 pages need it fast."""
     width, row, label_w = 420, 22, 150
-    shown = [p.value for p in points if p.value is not None and not p.status]
+    shown = [p.shown for p in points if p.shown is not None]
     top = max(shown) if shown else 1.0
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{row * len(points) + 6}" '
@@ -162,7 +171,7 @@ def comparison_svg(title: str, points: Sequence[Point], fmt: str) -> Chart:
     for i, p in enumerate(points):
         y = i * row + 3
         parts.append(f'<text x="0" y="{y + 14}" font-size="12">{escape(p.label)}</text>')
-        if p.value is None or p.status:
+        if p.shown is None:
             parts.append(f'<text x="{label_w}" y="{y + 14}" font-size="12">{escape(p.status or "-")}</text>')
             continue
         bar = (width - label_w - 70) * (p.value / top if top else 0)

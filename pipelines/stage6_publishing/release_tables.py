@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ class Release:
     """The files of one protected release, read lazily."""
 
     folder: Path
+    # cells of a table by the columns looked up: 290 municipality pages look up thousands of them
+    _indexes: dict = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def manifest(self) -> dict[str, Any]:
@@ -79,8 +81,8 @@ class Release:
         return self._index(table, columns).get(key, (None, "-"))
 
     def _index(self, table: str, columns: tuple[str, ...]) -> dict[tuple[str, ...], tuple[Any, str]]:
-        """Cells of a table by the given columns: 290 municipality pages look up thousands of them."""
-        cache = self.__dict__.setdefault("_indexes", {})
+        """Cells of a table by the given columns, built once per table and columns."""
+        cache = self._indexes
         if (table, columns) not in cache:
             frame = self.tables[table]
             keys = zip(*(frame[c].astype(str) for c in columns), strict=True)

@@ -80,14 +80,22 @@ def _points(frame: pd.DataFrame, labels: list[str]) -> list[Point]:
     ]
 
 
-def _table_rows(points: list[Point], fmt: str) -> list[list[str]]:
-    return [[p.label, formatted(p.value, p.status, fmt)] for p in points]
+def _table_rows(series: dict[str, list[Point]], fmt: str) -> list[list[str]]:
+    """One row per label: the label, then each series' value as the report shows it (symbols included)."""
+    first = next(iter(series.values()))
+    return [
+        [p.label, *(formatted(s[i].value, s[i].status, fmt) for s in series.values())]
+        for i, p in enumerate(first)
+    ]
 
 
-def _write_chart(folder: Path, fig_id: str, chart: charts.Chart) -> str:
-    name = f"{fig_id}.svg"
-    (folder / "diagram" / name).write_text(chart.svg, "utf-8")
-    return f"diagram/{name}"
+def _chart_figure(
+    folder: Path, fig_id: str, title: str, chart: charts.Chart, header: list[str], rows: list[list[str]]
+) -> Figure:
+    """Write the chart's SVG to diagram/ and describe it for the template."""
+    name = f"diagram/{fig_id}.svg"
+    (folder / name).write_text(chart.svg, "utf-8")
+    return Figure(fig_id, title, chart.alt, name, header=header, rows=rows)
 
 
 def national_figures(release: Release, folder: Path) -> list[Figure]:
@@ -99,13 +107,8 @@ def national_figures(release: Release, folder: Path) -> list[Figure]:
     title = "Anmälningar per inkomstmånad, riket"
     chart = charts.bars(title, points, "count")
     figures.append(
-        Figure(
-            "trend",
-            title,
-            chart.alt,
-            _write_chart(folder, "trend", chart),
-            header=["Månad", "Anmälningar"],
-            rows=_table_rows(points, "count"),
+        _chart_figure(
+            folder, "trend", title, chart, ["Månad", "Anmälningar"], _table_rows({"": points}, "count")
         )
     )
 
@@ -117,20 +120,8 @@ def national_figures(release: Release, folder: Path) -> list[Figure]:
         )
     title = "Utredning inleds och beslut inom 14 dagar, andel av beslutade, per månad"
     chart = charts.lines(title, series, "percent")
-    names = list(series)
-    rows = [
-        [p.label, *(formatted(series[n][i].value, series[n][i].status, "percent") for n in names)]
-        for i, p in enumerate(series[names[0]])
-    ]
     figures.append(
-        Figure(
-            "rates",
-            title,
-            chart.alt,
-            _write_chart(folder, "rates", chart),
-            header=["Månad", *names],
-            rows=rows,
-        )
+        _chart_figure(folder, "rates", title, chart, ["Månad", *series], _table_rows(series, "percent"))
     )
 
     for fig_id, table, dim in (
@@ -144,13 +135,8 @@ def national_figures(release: Release, folder: Path) -> list[Figure]:
         title = f"{release_spec()['tables'][table]['title_sv']}, riket {period_label(current, as_of)}"
         chart = charts.bars(title, points, "count", horizontal=True)
         figures.append(
-            Figure(
-                fig_id,
-                title,
-                chart.alt,
-                _write_chart(folder, fig_id, chart),
-                header=["Grupp", "Anmälningar"],
-                rows=_table_rows(points, "count"),
+            _chart_figure(
+                folder, fig_id, title, chart, ["Grupp", "Anmälningar"], _table_rows({"": points}, "count")
             )
         )
 
@@ -171,18 +157,8 @@ def _age_sex(release: Release, folder: Path, as_of: str, current: str) -> Figure
             series[label] = _points(part.reset_index(), [band_labels[b] for b in bands])
     title = f"Anmälningar om identifierade barn efter ålder och juridiskt kön, riket {period_label(current, as_of)}"
     chart = charts.grouped(title, [band_labels[b] for b in bands], series, "count")
-    names = list(series)
-    rows = [
-        [band_labels[b], *(formatted(series[n][i].value, series[n][i].status, "count") for n in names)]
-        for i, b in enumerate(bands)
-    ]
-    return Figure(
-        "age_sex",
-        title,
-        chart.alt,
-        _write_chart(folder, "age_sex", chart),
-        header=["Åldersgrupp", *names],
-        rows=rows,
+    return _chart_figure(
+        folder, "age_sex", title, chart, ["Åldersgrupp", *series], _table_rows(series, "count")
     )
 
 
@@ -222,14 +198,7 @@ def _county_chart(release: Release, folder: Path) -> Figure:
     what = "Anmälningar per 1 000 barn 0–17 år" if per_1000 else "Anmälningar"
     title = f"{what} per län, {period_label(current, as_of)}"
     chart = charts.bars(title, points, fmt, horizontal=True)
-    return Figure(
-        "lan",
-        title,
-        chart.alt,
-        _write_chart(folder, "lan", chart),
-        header=["Län", what],
-        rows=_table_rows(points, fmt),
-    )
+    return _chart_figure(folder, "lan", title, chart, ["Län", what], _table_rows({"": points}, fmt))
 
 
 def _value_status(cell: tuple[Any, str]) -> tuple[float | None, str]:

@@ -49,7 +49,7 @@ def write_database(release: Release, folder: Path) -> list[str]:
     with atomic_file(target) as tmp:
         con = duckdb.connect(str(tmp))
         try:
-            con.execute(f"SET file_search_path = '{folder}'")
+            _search_in(con, folder)
             for name in views:
                 path = f"{_names()['tables_folder']}/{name}.parquet"
                 con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
@@ -60,6 +60,12 @@ def write_database(release: Release, folder: Path) -> list[str]:
         finally:
             con.close()
     return views
+
+
+def _search_in(con: duckdb.DuckDBPyConnection, folder: Path) -> None:
+    """Resolve the views' relative paths against the published folder (wherever it has been moved)."""
+    quoted = str(folder).replace("'", "''")
+    con.execute(f"SET file_search_path = '{quoted}'")
 
 
 def _release_info(release: Release) -> pa.Table:
@@ -102,7 +108,7 @@ def query(folder: Path, sql: str) -> pa.Table:
         raise QueryError(f"No research database at {path}: build the release first (orostat release).")
     con = duckdb.connect(str(path), read_only=True)
     try:
-        con.execute(f"SET file_search_path = '{folder}'")
+        _search_in(con, folder)
         result = con.sql(sql)
         if result is None:
             raise QueryError("The statement returns no rows: give a query (SELECT, DESCRIBE, SHOW …).")

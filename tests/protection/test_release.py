@@ -3,43 +3,22 @@
 from __future__ import annotations
 
 import json
-import secrets
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from pipelines.core.settings import Paths
-from pipelines.demo.generator import generate_demo
-from pipelines.stage2_pseudonymise.ingest import load_month
-from pipelines.stage2_pseudonymise.keyed_hash import load_key
-from pipelines.stage3_register.register import build_entries
-from pipelines.stage4_statistics.compute import build_statistics
 from pipelines.stage5_protection.release import MANIFEST_FILE, build_release, release_folder
+from tests.releases import small_release_home
 
 pytestmark = pytest.mark.slow
-MONTHS = ["2025-01", "2025-02", "2025-03"]
-# small municipalities in two län, and a big one: small cells are common
-KOMMUNER = ["0114", "0115", "0117", "0180", "2021", "2023", "2026", "2029"]
 
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Paths:
     mp = pytest.MonkeyPatch()
-    root = tmp_path_factory.mktemp("release")
-    mp.setenv("OROSTAT_HOME", str(root))
-    mp.setenv("DAGSTER_HOME", str(root / "dagster"))
-    mp.setenv("OROSTAT_KEY", secrets.token_hex(32))
-    mp.delenv("OROSTAT_KEY_FILE", raising=False)
-    home = Paths(root)
-    generate_demo(home.landing, year=2025, seed=7, scale=0.3, municipality_codes=KOMMUNER)
-    key = load_key()
-    for month in MONTHS:
-        load_month(month, key, home)
-        build_entries(home, month)
-    build_statistics(home, MONTHS)
-    assert build_release(home, "2025-03").passes
-    yield home
+    yield small_release_home(mp, tmp_path_factory.mktemp("release"), seed=7)
     mp.undo()
 
 
