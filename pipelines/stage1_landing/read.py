@@ -307,17 +307,27 @@ def _read_xlsx(raw: bytes, preferred: list[str]) -> tuple[list[str], pa.Table, l
         raise FileRejected("inte_tabell", f"The XLSX file cannot be read ({type(err).__name__}).") from None
     if not sheet:
         raise FileRejected("tom_fil", "The first sheet is empty.")
-    header = [_cell_text(v) for v in sheet[0]]
-    body = [r for r in sheet[1:] if any(_cell_text(v) for v in r)]
+    header = _row_text(sheet[0])
+    # Each cell converted once; rows with no visible text are skipped but keep their row numbers.
+    width = len(header)
+    body, row_numbers = [], []
+    for number, row in enumerate(sheet[1:], start=2):
+        texts = _row_text(row)
+        if any(texts):
+            body.append(texts[:width] + [""] * (width - len(texts)))
+            row_numbers.append(number)
     if not body:
         raise FileRejected("bara_rubrik", "The first sheet has a header row but no data rows.")
-    row_numbers = [i for i, r in enumerate(sheet[1:], start=2) if any(_cell_text(v) for v in r)]
     columns = {
-        name: pa.array([_cell_text(r[i]) if i < len(r) else "" for r in body], pa.string())
-        for i, name in enumerate(header)
+        name: pa.array(values, pa.string())
+        for name, values in zip(header, zip(*body, strict=True), strict=True)
     }
     table = pa.table(columns).append_column("__row_number", pa.array(row_numbers, pa.int32()))
     return header, table, []
+
+
+def _row_text(row: list[Any]) -> list[str]:
+    return [value if type(value) is str else _cell_text(value) for value in row]
 
 
 def _cell_text(value: Any) -> str:

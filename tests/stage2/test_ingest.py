@@ -185,3 +185,27 @@ def test_badly_named_landing_files_are_reported_masked(home: Paths) -> None:
     (home.landing / f"{dash12(KID)}.csv").write_text("x")
     (home.landing / ".hidden").write_text("x")
     assert sorted(unrecognised_files(home.landing)) == ["XXXXXX-XXXX.csv", "mars export.csv"]
+
+
+def test_a_month_is_found_by_the_period_its_name_gives_not_by_any_date_in_it(home: Paths) -> None:
+    from pipelines.stage2_pseudonymise.ingest import delivered_files, landing_files
+
+    home.landing.mkdir(parents=True, exist_ok=True)
+    for name in [
+        "0180_2025-03.csv",
+        "0180_2025-04_rattelse-2025-03.csv",
+        "0114_2025-03_v2.xlsx",
+        "2025-03.csv",
+    ]:
+        (home.landing / name).write_text("x")
+    (home.landing / "0180_2025-03_folder.csv").mkdir()  # not a file
+    assert [p.name for p in landing_files(home.landing, "2025-03")] == [
+        "0114_2025-03_v2.xlsx",
+        "0180_2025-03.csv",
+    ]
+    assert [p.name for p in landing_files(home.landing, "2025-04")] == ["0180_2025-04_rattelse-2025-03.csv"]
+    assert [(p.name, m) for p, m in delivered_files(home.landing)] == [
+        ("0114_2025-03_v2.xlsx", "2025-03"),
+        ("0180_2025-03.csv", "2025-03"),
+        ("0180_2025-04_rattelse-2025-03.csv", "2025-04"),
+    ]
