@@ -76,8 +76,6 @@ def deliveries_sql(home: Paths, month: str) -> str:
         "SELECT ''::VARCHAR municipality_code, ''::VARCHAR status, 0::BIGINT rows_in, "
         "0::BIGINT accepted, 0::BIGINT quarantined",
     )
-    _, last_day, _ = month_bounds(month)
-    deadline = settings()["decisions"]["deadline_days"]
     return f"""
     WITH files AS (
       SELECT municipality_code,
@@ -88,15 +86,7 @@ def deliveries_sql(home: Paths, month: str) -> str:
              sum(accepted) FILTER (WHERE status = 'inläst') AS accepted,
              sum(quarantined) FILTER (WHERE status = 'inläst') AS quarantined
       FROM {ledger} GROUP BY municipality_code),
-    reports AS (
-      SELECT municipality_code,
-             count(*) FILTER (WHERE valid_to IS NULL AND outcome = 'ej_beslutat'
-                              AND date_received <= DATE '{last_day}' - {int(deadline)}) AS undecided_over_deadline,
-             count(*) FILTER (WHERE valid_from = '{month}' AND decided AND NOT coalesce(was_decided, false)
-                              AND strftime(month_received, '%Y-%m') < '{month}') AS late_decisions
-      FROM (SELECT * EXCLUDE (valid_to), CASE WHEN valid_to <= '{month}' THEN valid_to END AS valid_to
-            FROM entries WHERE valid_from <= '{month}')
-      GROUP BY municipality_code)
+    reports AS (SELECT * FROM report_counts WHERE as_of_month = '{month}')
     SELECT {_columns("deliveries")} FROM (
       SELECT '{month}' AS as_of_month, m.municipality_code, m.municipality_name_short AS municipality_name,
              m.county_code, coalesce(f.files_loaded, 0) > 0 AS delivered,
@@ -139,6 +129,35 @@ def _load_entries(con, home: Paths, up_to: str) -> None:
     )
 
 
+def _count_reports(con, months: list[str]) -> None:
+    """Temp table ``report_counts``: per month and municipality, reports still undecided more than the
+    deadline after arrival (as of the month) and decisions that arrived late (in the month's extract).
+
+    One pass for all the run's months: only undecided entries are matched to the months they were
+    current in, so a 10-year backfill does not rescan the register once per month.
+    """
+    deadline = int(settings()["decisions"]["deadline_days"])
+    con.execute("CREATE OR REPLACE TEMP TABLE run_months (month VARCHAR, last_day DATE)")
+    con.executemany("INSERT INTO run_months VALUES (?, ?)", [[m, month_bounds(m)[1]] for m in months])
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE report_counts AS
+        WITH undecided AS (
+          SELECT m.month AS as_of_month, e.municipality_code, count(*) AS undecided_over_deadline
+          FROM entries e JOIN run_months m
+            ON e.valid_from <= m.month AND (e.valid_to IS NULL OR e.valid_to > m.month)
+           AND e.date_received <= m.last_day - {deadline}
+          WHERE e.outcome = 'ej_beslutat'
+          GROUP BY ALL),
+        late AS (
+          SELECT valid_from AS as_of_month, municipality_code, count(*) AS late_decisions
+          FROM entries
+          WHERE valid_from IN (SELECT month FROM run_months) AND decided AND NOT coalesce(was_decided, false)
+            AND strftime(month_received, '%Y-%m') < valid_from
+          GROUP BY ALL)
+        SELECT * FROM undecided FULL JOIN late USING (as_of_month, municipality_code)"""
+    )
+
+
 def build_deliveries(home: Paths, months: list[str]) -> dict[str, list[str]]:
     """Write both tables for every month; return the municipality codes missing per month."""
     con = db.connect()
@@ -146,6 +165,7 @@ def build_deliveries(home: Paths, months: list[str]) -> dict[str, list[str]]:
     missing = {}
     try:
         _load_entries(con, home, max(months))
+        _count_reports(con, months)
         label = data_label(con).replace("'", "''")
         for month in months:
             for table, sql in zip(TABLES, (deliveries_sql, by_reason_sql), strict=True):
