@@ -106,11 +106,16 @@ def _source(table: dict[str, Any]) -> str:
 
 
 def _events(table: dict[str, Any]) -> str:
-    """Each register entry twice: +1 in the month it became current, −1 in the month it was replaced."""
-    return f"""(SELECT valid_from AS event_month, 1 AS sign, * FROM {_source(table)}
+    """Each register entry twice: +1 in the month it became current, −1 in the month it was replaced.
+
+    An entry replaced by the first as-of month adds +1 and −1 to every as-of month: it is left out,
+    which for a single as-of month (a monthly reload) leaves just the current entries and no −1 events.
+    """
+    current = "(valid_to IS NULL OR valid_to > (SELECT min(as_of_month) FROM as_of))"
+    return f"""(SELECT valid_from AS event_month, 1 AS sign, * FROM {_source(table)} WHERE {current}
                 UNION ALL BY NAME
                 SELECT valid_to AS event_month, -1 AS sign, * FROM {_source(table)}
-                WHERE valid_to IS NOT NULL)"""
+                WHERE valid_to IS NOT NULL AND {current})"""
 
 
 def _in_window(period: str, as_of: str) -> str:
@@ -166,7 +171,7 @@ def statistic_sql(name: str) -> str:
           FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month, {deltas}
                 FROM {_events(table)}
                 GROUP BY {grouping}) d
-          JOIN as_of a ON d.event_month <= a.as_of_month
+          JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
           GROUP BY ALL)"""
     ]
     joins = []
@@ -182,7 +187,7 @@ def statistic_sql(name: str) -> str:
                       FROM {_source(table)} WHERE {counted_rows}
                       GROUP BY {first_grouping})
                     GROUP BY ALL) f
-              JOIN as_of a ON f.first_month <= a.as_of_month
+              JOIN as_of a ON f.first_month <= a.as_of_month AND {_in_window("f.period", "a.as_of_month")}
               GROUP BY ALL)"""
         )
         joins.append(f"LEFT JOIN {m}_values USING (as_of_month, {keys})")
@@ -254,11 +259,15 @@ def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: li
     """Temp tables ``entries`` (with valid_to) and ``as_of``, limited to the arrival years needed."""
     first_year = int(min(as_of_months)[:4]) - _earlier()
     glob = paths.register / "extract_month=*" / REGISTER_FILE
+    # valid_from >= the first year selects no other rows (no report is received after the extract that
+    # holds it), but lets DuckDB skip earlier extract months' files unread.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE entries AS
-        SELECT *, lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to
+        SELECT {", ".join(statistics_spec()["register_columns"])},
+               lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to
         FROM read_parquet('{glob}')
-        WHERE valid_from <= '{max(as_of_months)}' AND year(month_received) >= {first_year}"""
+        WHERE valid_from <= '{max(as_of_months)}' AND year(month_received) >= {first_year}
+          AND valid_from >= '{first_year}-01'"""
     )
     con.execute("CREATE OR REPLACE TEMP TABLE as_of (as_of_month VARCHAR)")
     con.executemany("INSERT INTO as_of VALUES (?)", [[m] for m in as_of_months])
@@ -282,6 +291,7 @@ def _load_earlier_report_from(con: duckdb.DuckDBPyConnection, paths: Paths, as_o
           FROM read_parquet('{glob}')
           WHERE valid_from <= '{max(as_of_months)}' AND child_pseudonym IS NOT NULL
             AND date_received >= {first_day} - INTERVAL ({hi}) DAY
+            AND valid_from >= strftime({first_day} - INTERVAL ({hi}) DAY, '%Y-%m')
           GROUP BY ALL)
         SELECT l.child_pseudonym, l.date_received, min(e.first_month) AS earlier_report_from
         FROM seen l JOIN seen e ON e.child_pseudonym = l.child_pseudonym
@@ -301,6 +311,34 @@ def _load_lookups(
         loaders[lookup](con, paths, as_of_months)
 
 
+def _number_children(con: duckdb.DuckDBPyConnection) -> None:
+    """Replace the 64-character pseudonym by a dense integer in ``entries`` and the lookup tables.
+
+    One-to-one within the connection, so every distinct count is unchanged; the hash tables that count
+    distinct children per group hold 4-byte keys instead of strings, which halves a year's peak memory.
+    The numbers never leave the connection.
+    """
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE child_numbers AS
+        SELECT child_pseudonym, (row_number() OVER ())::INTEGER AS child_number
+        FROM (SELECT DISTINCT child_pseudonym FROM entries WHERE child_pseudonym IS NOT NULL)"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE entries AS
+        SELECT e.* REPLACE (n.child_number AS child_pseudonym)
+        FROM entries e LEFT JOIN child_numbers n ON n.child_pseudonym = e.child_pseudonym"""
+    )
+    for (table,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, 'lookup_')"
+    ).fetchall():
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT l.* REPLACE (n.child_number AS child_pseudonym)
+            FROM {table} l JOIN child_numbers n ON n.child_pseudonym = l.child_pseudonym"""
+        )
+    con.execute("DROP TABLE child_numbers")
+
+
 def data_label(con: duckdb.DuckDBPyConnection) -> str:
     """'real' or the synthetic-data label, decided by the demo's report id prefix (settings.yaml)."""
     demo = settings()["demo"]
@@ -310,14 +348,28 @@ def data_label(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def build_statistics(paths: Paths, as_of_months: list[str], names: list[str] | None = None) -> dict[str, int]:
-    """Compute each statistic for every as-of month in one query; write one folder per as-of month.
+    """Compute each statistic for every as-of month; write one folder per as-of month.
 
     ``4_statistics/<name>/as_of_month=M/data.parquet``, each swapped in whole. Returns rows per table.
+    The months are done one calendar year at a time, each in one query per statistic: a year's as-of
+    months need only its own and the earlier years' arrivals, so a 10-year backfill holds two years of
+    register entries in memory at a time, not ten.
     """
-    con = connect()
     names = names or table_names()
+    rows = dict.fromkeys(names, 0)
+    for year in sorted({month[:4] for month in as_of_months}):
+        chunk = sorted(month for month in as_of_months if month.startswith(year))
+        for name, n in _build_year(paths, chunk, names).items():
+            rows[name] += n
+    build_population(paths)  # the denominators, when a population file is supplied
+    return rows
+
+
+def _build_year(paths: Paths, as_of_months: list[str], names: list[str]) -> dict[str, int]:
+    con = connect()
     _load_entries(con, paths, as_of_months)
     _load_lookups(con, paths, as_of_months, names)
+    _number_children(con)
     label = data_label(con).replace("'", "''")
     version = statistics_spec()["version"]
     rows = {}
@@ -332,5 +384,4 @@ def build_statistics(paths: Paths, as_of_months: list[str], names: list[str] | N
                 )
         rows[name] = db.scalar(con, "SELECT count(*) FROM result")
     con.close()
-    build_population(paths)  # the denominators, when a population file is supplied
     return rows

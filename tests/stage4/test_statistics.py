@@ -215,3 +215,61 @@ def test_every_as_of_month_matches_the_naive_definition(statistics_home: Paths, 
         # A period without reports as of the month has no row at all.
         assert year.reports.tolist() == ([len(state)] if len(state) else [])
         assert year.distinct_children.tolist() == ([state.child_pseudonym.nunique()] if len(state) else [])
+
+
+def _history_across_years(seed: int, n: int) -> pd.DataFrame:
+    """Reports received October 2024 – February 2025, each in the extract of its month and perhaps again
+    in a later one (decision arrived; sometimes a corrected reporter group or age band)."""
+    rng = random.Random(seed)
+    months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02"]
+    entries = []
+    for report in _random_register(seed, n).to_dict("records"):
+        first = rng.randrange(len(months))
+        year, month = map(int, months[first].split("-"))
+        received = pd.Timestamp(year, month, 1).date()
+        report |= {
+            "month_received": received,
+            "date_received": received + pd.Timedelta(days=rng.randint(0, 27)),
+        }
+        entries.append({**report, "valid_from": months[first], "outcome": "ej_beslutat", "decided": False})
+        if first + 1 < len(months) and rng.random() < 0.7:
+            later = {**report, "valid_from": months[rng.randint(first + 1, min(first + 3, len(months) - 1))]}
+            if rng.random() < 0.1:
+                later["reporter_group"] = rng.choice(codes("reporter_groups"))
+            entries.append(later)
+    return pd.DataFrame(entries)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 200))
+def test_a_run_over_many_months_equals_each_month_on_its_own(
+    statistics_home: Paths, seed: int, n: int
+) -> None:
+    """A backfill (months across a year boundary in one run: one query per year, superseded entries
+    as ±1 events) writes exactly what loading each month alone writes (only current entries)."""
+    shutil.rmtree(statistics_home.data, ignore_errors=True)
+    for month, part in _history_across_years(seed, n).groupby("valid_from"):
+        folder = statistics_home.register / f"extract_month={month}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / REGISTER_FILE)
+    months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02"]
+
+    def written() -> dict[tuple[str, str], pa.Table]:
+        return {
+            (name, month): pq.read_table(
+                statistics_home.statistics / name / f"as_of_month={month}" / STATISTICS_FILE
+            )
+            for name in table_names()
+            for month in months
+        }
+
+    build_statistics(statistics_home, months)
+    together = written()
+    for month in months:
+        build_statistics(statistics_home, [month])
+    alone = written()
+    assert sum(t.num_rows for t in together.values()) > 0
+    for key, table in together.items():
+        # values and types (a column's Parquet nullability may differ with the data; it is not contract)
+        assert table.to_pylist() == alone[key].to_pylist(), key
+        assert [(f.name, f.type) for f in table.schema] == [(f.name, f.type) for f in alone[key].schema]
