@@ -144,13 +144,18 @@ def _quantile_parts(table: dict[str, Any]) -> list[str]:
                   JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
                   GROUP BY ALL HAVING sum(d.n) > 0)"""
             )
+            # The running count, once per histogram (the sort is the expensive part), for every percentile.
+            parts.append(
+                f"""{hist}_cumulative AS (
+                  SELECT *, sum(n) OVER (PARTITION BY as_of_month, {keys} ORDER BY value) AS cum,
+                            sum(n) OVER (PARTITION BY as_of_month, {keys}) AS total
+                  FROM {hist})"""
+            )
         # Integer arithmetic: the value where the running count first reaches percent % of the total.
         parts.append(
             f"""{name}_values AS (
               SELECT as_of_month, {keys}, min(value) FILTER (WHERE cum * 100 >= {int(m["percent"])} * total) AS {name}
-              FROM (SELECT *, sum(n) OVER (PARTITION BY as_of_month, {keys} ORDER BY value) AS cum,
-                              sum(n) OVER (PARTITION BY as_of_month, {keys}) AS total
-                    FROM {histograms[of, where]})
+              FROM {histograms[of, where]}_cumulative
               GROUP BY as_of_month, {keys})"""
         )
     return parts
