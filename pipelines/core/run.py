@@ -45,7 +45,49 @@ def run_months(first: str, last: str | None = None) -> RunOutcome:
             return RunOutcome(
                 "", False, [f"Another load is running on {paths().home} (lock {_lock_path()})."], {}
             )
-        return _run(first, last)
+        return _refused_while_daemon_runs() or _run(first, last)
+
+
+ORCHESTRATED_JOBS = ("monthly_load", "monthly_release")
+STARTED_BY = "orostat/started_from"  # tag on runs this module executes in process
+
+
+def _refused_while_daemon_runs() -> RunOutcome | None:
+    """A run the sensor or schedule started (queued or running in the daemon) and one started here
+    would write the same outputs: refuse, naming the run, rather than race it."""
+    from dagster import DagsterRunStatus, RunsFilter
+
+    active = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING]
+    active += [DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+    runs = ensure_instance().get_runs(filters=RunsFilter(statuses=active), limit=50)
+    # A command-line run killed mid-way stays "started" in run storage: only the daemon's count.
+    busy = [r for r in runs if r.job_name in ORCHESTRATED_JOBS and STARTED_BY not in r.tags]
+    if not busy:
+        return None
+    run = busy[0]
+    return RunOutcome(
+        "",
+        False,
+        [
+            f"A {run.job_name} run started by the daemon is {run.status.value.lower()} (run {run.run_id}); "
+            "wait for it to finish or cancel it in the Dagster UI, then try again."
+        ],
+        {},
+    )
+
+
+def load_in_progress() -> bool:
+    """Whether a command-line load or release holds the installation's lock right now (for the sensor)."""
+    path = _lock_path()
+    if not path.exists():
+        return False
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
 
 
 def _lock_path() -> Path:
@@ -75,7 +117,7 @@ def run_release(month: str) -> RunOutcome:
     with _load_lock() as locked:
         if not locked:
             return RunOutcome("", False, [f"A load is running on {paths().home} (lock {_lock_path()})."], {})
-        return _run(month, month, "monthly_release")
+        return _refused_while_daemon_runs() or _run(month, month, "monthly_release")
 
 
 def _run(first: str, last: str, job_name: str = "monthly_load") -> RunOutcome:
@@ -84,10 +126,13 @@ def _run(first: str, last: str, job_name: str = "monthly_load") -> RunOutcome:
     instance = ensure_instance()
     job = defs.resolve_job_def(job_name)
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    tags = {STARTED_BY: "command line"}
     if first == last:
-        result = job.execute_in_process(quiet, instance=instance, partition_key=first, raise_on_error=False)
+        result = job.execute_in_process(
+            quiet, instance=instance, partition_key=first, tags=tags, raise_on_error=False
+        )
     else:
-        tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+        tags |= {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
         result = job.execute_in_process(quiet, instance=instance, tags=tags, raise_on_error=False)
     return RunOutcome(result.run_id, result.success, _errors(result), _durations(result), _warnings(result))
 

@@ -1,7 +1,7 @@
 """A sensor on the landing folder: a new or changed extract (by content, not by mtime) starts its month's load.
 
 The cursor maps each landing file name (masked) to the SHA-256 of its content. A tick hashes the files whose name
-says which municipality and month they deliver, and asks for one ``monthly_load`` run over the months with
+says which municipality and month they deliver (again only when a file's size, times or inode changed), and asks for one ``monthly_load`` run over the months with
 a new or changed file (and every later month already loaded, whose as-of figures change too). The run key
 is made of those months' file hashes, so the same content never loads twice, while a re-delivery (new
 content, same or new name) does. Off until an operator turns it on.
@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
+from pipelines.core.atomic import atomic_file
+from pipelines.core.run import load_in_progress
 from pipelines.core.settings import paths, settings
 from pipelines.stage2_pseudonymise.ingest import delivered_files, sha256_of, unrecognised_files
 from pipelines.stage3_register.register import latest_extract_month
@@ -30,10 +33,44 @@ def landing_state() -> dict[str, tuple[str, str]]:
     """
     pattern = re.compile(settings()["masking"]["identifier_regex"])
     grouped: dict[str, tuple[str, list[str]]] = {}
+    known, seen = _hash_cache(), {}
     for path, month in delivered_files(paths().landing):
         name = pattern.sub("XXXXXX-XXXX", path.name)
-        grouped.setdefault(name, (month, []))[1].append(sha256_of(path))
+        signature, sha = _signature(path), None
+        cached = known.get(path.name)
+        if cached is not None and cached[0] == signature:
+            sha = cached[1]
+        seen[path.name] = (signature, sha or sha256_of(path))
+        grouped.setdefault(name, (month, []))[1].append(seen[path.name][1])
+    if seen != known:
+        _save_hash_cache(seen)
     return {name: (month, _combined(shas)) for name, (month, shas) in grouped.items()}
+
+
+def _signature(path: Path) -> list[int]:
+    """What changes whenever a file's content can have changed. The change time (ctime) cannot be set
+    back by a program, so an edit that keeps the size and restores the modification time still shows."""
+    info = path.stat()
+    return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
+
+
+def _hash_cache_path() -> Path:
+    return paths().home / ".orostat-landing-hashes.json"
+
+
+def _hash_cache() -> dict[str, tuple[list[int], str]]:
+    """File name -> (signature, SHA-256) from the last tick: a 10-year landing folder (35,000 files,
+    500 MB) is hashed once, not every minute. Names are of loadable files only, which cannot carry a
+    personnummer (ingest refuses such names). A missing or damaged cache only costs a rehash."""
+    try:
+        return {k: (v[0], v[1]) for k, v in json.loads(_hash_cache_path().read_text("utf-8")).items()}
+    except (OSError, ValueError, TypeError, IndexError, AttributeError):
+        return {}
+
+
+def _save_hash_cache(entries: dict[str, tuple[list[int], str]]) -> None:
+    with atomic_file(_hash_cache_path()) as tmp:
+        tmp.write_text(json.dumps(entries, sort_keys=True), "utf-8")
 
 
 def _combined(shas: list[str]) -> str:
@@ -80,6 +117,9 @@ def requests_for(
 )
 def landing_sensor(context: SensorEvaluationContext) -> SensorResult | SkipReason:
     """Watch 1_landing/ and load each month whose delivered content changed."""
+    if load_in_progress():
+        # The cursor stays where it is, so the next tick asks again once the command-line load is done.
+        return SkipReason("a load or release started from the command line is running; trying next tick")
     cursor = json.loads(context.cursor) if context.cursor else {}
     state = landing_state()
     ignored = unrecognised_files(paths().landing)  # masked: a name could be a personnummer

@@ -180,3 +180,62 @@ def test_retention_deletes_runs_older_than_the_setting_and_keeps_recent_ones() -
         assert kept == {run_id for run_id, age in ages.items() if age < days} | {purge.run_id}
         old = [run_id for run_id, age in ages.items() if age > days]
         assert all(not instance.all_logs(run_id) for run_id in old)
+
+
+def test_the_sensor_waits_while_a_command_line_load_holds_the_lock(home: Paths) -> None:
+    from pipelines.core.run import _load_lock
+
+    write_semicolon(home.landing / "0180_2025-03.csv", [_row("2025-03")])
+    with _load_lock() as locked:
+        assert locked
+        waiting = _tick()
+        assert isinstance(waiting, SkipReason) and "command line" in waiting.skip_message
+    assert len(_tick().run_requests) == 1  # lock released: the same files are requested
+
+
+def test_a_command_line_load_refuses_while_a_daemon_run_is_active(home: Paths, key) -> None:
+    from dagster import DagsterRunStatus
+    from dagster._core.storage.dagster_run import DagsterRun
+    from dagster._core.utils import make_new_run_id
+
+    from pipelines.core.run import STARTED_BY, ensure_instance, run_months
+
+    write_semicolon(home.landing / "0180_2025-03.csv", [_row("2025-03")])
+    instance = ensure_instance()
+    daemon = DagsterRun(job_name="monthly_load", run_id=make_new_run_id(), status=DagsterRunStatus.STARTED)
+    instance.add_run(daemon)
+    # a command-line run killed mid-way also stays "started": it must not block the next load
+    killed = DagsterRun(
+        job_name="monthly_load",
+        run_id=make_new_run_id(),
+        status=DagsterRunStatus.STARTED,
+        tags={STARTED_BY: "command line"},
+    )
+    instance.add_run(killed)
+    refused = run_months("2025-03")
+    assert not refused.success and daemon.run_id in refused.errors[0]
+    assert not (home.statistics / "reports").exists()
+    instance.delete_run(daemon.run_id)
+    assert run_months("2025-03").success
+
+
+def test_the_sensor_hashes_a_file_again_only_when_it_may_have_changed(home: Paths, monkeypatch) -> None:
+    from pipelines.operations import sensors
+
+    path = home.landing / "0180_2025-03.csv"
+    write_semicolon(path, [_row("2025-03", report="R1")])
+    first = _tick()
+    hashed: list[str] = []
+    real = sensors.sha256_of
+    monkeypatch.setattr(sensors, "sha256_of", lambda p: hashed.append(p.name) or real(p))
+    assert isinstance(_tick(first.cursor), SkipReason) and hashed == []
+    # same size, modification time put back: the change time still gives the edit away
+    before = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"R1", b"R2"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size
+    again = _tick(first.cursor)
+    assert hashed == ["0180_2025-03.csv"] and len(again.run_requests) == 1
+    # a damaged cache costs only a rehash
+    (home.home / ".orostat-landing-hashes.json").write_text("{not json")
+    assert isinstance(_tick(again.cursor), SkipReason) and hashed == ["0180_2025-03.csv"] * 2
