@@ -127,6 +127,11 @@ def _ensure_demo_archive_key() -> None:
     os.environ[settings()["archive"]["key_file_env"]] = str(key_file)
 
 
+def _which_run(run_id: str) -> str:
+    """A refused run (the lock, a daemon run in progress) never started: it has no run id to name."""
+    return f"Dagster run {run_id}" if run_id else "Not started"
+
+
 def _run(first: str, last: str) -> bool:
     from pipelines.core.run import run_months
 
@@ -137,7 +142,7 @@ def _run(first: str, last: str) -> bool:
         for message in outcome.warnings:
             print(f"    {message} (see `orostat status`)")
     else:
-        print(f"  Dagster run {outcome.run_id}: FAILED", file=sys.stderr)
+        print(f"  {_which_run(outcome.run_id)}: FAILED", file=sys.stderr)
         for message in outcome.errors:
             print(f"    {message}", file=sys.stderr)
     return outcome.success
@@ -297,7 +302,7 @@ def _release_run(month: str) -> bool:
     outcome = run_release(month)
     folder = release_folder(paths(), month)
     if not outcome.success:
-        print(f"  Dagster run {outcome.run_id}: FAILED: the release must not be published", file=sys.stderr)
+        print(f"  {_which_run(outcome.run_id)}: FAILED: the release must not be published", file=sys.stderr)
         for message in outcome.errors:
             print(f"    {message}", file=sys.stderr)
         return False

@@ -50,6 +50,8 @@ def run_months(first: str, last: str | None = None) -> RunOutcome:
 
 ORCHESTRATED_JOBS = ("monthly_load", "monthly_release")
 STARTED_BY = "orostat/started_from"  # tag on runs this module executes in process
+_STATES = {"QUEUED": "queued", "NOT_STARTED": "queued", "STARTING": "starting", "STARTED": "running"}
+_STATES |= {"CANCELING": "being cancelled"}
 
 
 def _refused_while_daemon_runs() -> RunOutcome | None:
@@ -69,8 +71,8 @@ def _refused_while_daemon_runs() -> RunOutcome | None:
         "",
         False,
         [
-            f"A {run.job_name} run started by the daemon is {run.status.value.lower()} (run {run.run_id}); "
-            "wait for it to finish or cancel it in the Dagster UI, then try again."
+            f"A {run.job_name} run started by the daemon is {_STATES.get(run.status.value, 'active')} "
+            f"(run {run.run_id}); wait for it to finish or cancel it in the Dagster UI, then try again."
         ],
         {},
     )

@@ -213,7 +213,7 @@ def test_a_command_line_load_refuses_while_a_daemon_run_is_active(home: Paths, k
     )
     instance.add_run(killed)
     refused = run_months("2025-03")
-    assert not refused.success and daemon.run_id in refused.errors[0]
+    assert not refused.success and daemon.run_id in refused.errors[0] and "is running" in refused.errors[0]
     assert not (home.statistics / "reports").exists()
     instance.delete_run(daemon.run_id)
     assert run_months("2025-03").success
