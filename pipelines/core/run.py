@@ -50,8 +50,13 @@ def run_months(first: str, last: str | None = None) -> RunOutcome:
 
 ORCHESTRATED_JOBS = ("monthly_load", "monthly_release")
 STARTED_BY = "orostat/started_from"  # tag on runs this module executes in process
-_STATES = {"QUEUED": "queued", "NOT_STARTED": "queued", "STARTING": "starting", "STARTED": "running"}
-_STATES |= {"CANCELING": "being cancelled"}
+_STATES = {
+    "QUEUED": "queued",
+    "NOT_STARTED": "queued",
+    "STARTING": "starting",
+    "STARTED": "running",
+    "CANCELING": "being cancelled",
+}
 
 
 def _refused_while_daemon_runs() -> RunOutcome | None:
@@ -80,16 +85,8 @@ def _refused_while_daemon_runs() -> RunOutcome | None:
 
 def load_in_progress() -> bool:
     """Whether a command-line load or release holds the installation's lock right now (for the sensor)."""
-    path = _lock_path()
-    if not path.exists():
-        return False
-    with path.open("a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
-        return False
+    with _load_lock() as locked:
+        return not locked
 
 
 def _lock_path() -> Path:

@@ -1,10 +1,11 @@
-"""A sensor on the landing folder: a new or changed extract (by content, not by mtime) starts its month's load.
+"""A sensor on the landing folder: a new or changed extract (by content, not mtime) starts its month's load.
 
-The cursor maps each landing file name (masked) to the SHA-256 of its content. A tick hashes the files whose name
-says which municipality and month they deliver (again only when a file's size, times or inode changed), and asks for one ``monthly_load`` run over the months with
-a new or changed file (and every later month already loaded, whose as-of figures change too). The run key
-is made of those months' file hashes, so the same content never loads twice, while a re-delivery (new
-content, same or new name) does. Off until an operator turns it on.
+The cursor maps each landing file name (masked) to the SHA-256 of its content. A tick hashes the files
+whose name says which municipality and month they deliver (again only when a file's size, times or inode
+changed), and asks for one ``monthly_load`` run over the months with a new or changed file (and every
+later month already loaded, whose as-of figures change too). The run key is made of those months' file
+hashes, so the same content never loads twice, while a re-delivery (new content, same or new name) does.
+Off until an operator turns it on.
 """
 
 from __future__ import annotations

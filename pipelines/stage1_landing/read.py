@@ -399,19 +399,16 @@ def _to_contract(table: pa.Table, header: list[str], mapping: dict[str, str], di
 
 
 def _blank_to_null_all(columns: list[pa.ChunkedArray | pa.Array]) -> list[pa.Array]:
-    """``_blank_to_null`` of every column in three compute calls: the columns are laid end to end,
-    cleaned, and sliced apart again (per-call overhead, not data, dominates a 200-row file)."""
+    """Each column trimmed, with blank values as null, in three compute calls for all columns: they are
+    laid end to end, cleaned, and sliced apart again (per-call overhead, not data, dominates a 200-row
+    file)."""
     arrays = [
         (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c).cast(pa.string()) for c in columns
     ]
-    cleaned = _blank_to_null(pa.concat_arrays(arrays))
+    trimmed = pc.utf8_trim_whitespace(pa.concat_arrays(arrays))
+    cleaned = pc.if_else(pc.equal(trimmed, ""), None, trimmed)
     ends = list(itertools.accumulate(len(a) for a in arrays))
     return [cleaned.slice(end - len(a), len(a)) for a, end in zip(arrays, ends, strict=True)]
-
-
-def _blank_to_null(column: pa.ChunkedArray | pa.Array) -> pa.Array:
-    trimmed = pc.utf8_trim_whitespace(column)
-    return pc.if_else(pc.equal(trimmed, ""), None, trimmed)
 
 
 def _map_words(column: pa.Array, words: dict[str, str]) -> pa.Array:

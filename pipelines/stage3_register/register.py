@@ -19,7 +19,7 @@ import duckdb
 from pipelines.core import db
 from pipelines.core.atomic import atomic_dir
 from pipelines.core.schemas import code_table
-from pipelines.core.settings import Paths
+from pipelines.core.settings import Paths, settings
 
 REGISTER_FILE = "register.parquet"
 KEY = "municipality_code, report_id"
@@ -73,9 +73,10 @@ def build_entries(paths: Paths, month: str) -> dict[str, int]:
 
 
 def build_months(paths: Paths, months: list[str]) -> dict[str, int]:
-    """``build_entries`` for several extract months, two at a time: each month is its own small DuckDB
-    query (and its own atomic swap), and DuckDB releases the GIL, so threads use both cores."""
-    workers = min(len(months), os.cpu_count() or 1, 2)
+    """``build_entries`` for several extract months, as many at a time as stage 2 loads (settings.yaml
+    ``extract.parallel_months``): each month is its own small DuckDB query (and its own atomic swap),
+    and DuckDB releases the GIL, so threads use every core."""
+    workers = min(len(months), os.cpu_count() or 1, int(settings()["extract"]["parallel_months"]))
     if workers < 2:
         return {month: build_entries(paths, month)["entries"] for month in months}
     with ThreadPoolExecutor(max_workers=workers) as pool:
