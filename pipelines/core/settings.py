@@ -64,6 +64,12 @@ class Paths:
         return self.data / "4_statistics"
 
     @property
+    def statistics_state(self) -> Path:
+        """Internal: each statistic's additive parts as of some extract months (aggregates only), from
+        which the next month's statistics continue instead of re-reading years of the register."""
+        return self.data / "4_statistics_state"
+
+    @property
     def protected(self) -> Path:
         return self.data / "5_protected"
 

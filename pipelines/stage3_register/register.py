@@ -11,6 +11,7 @@ extract keeps a monthly load cheap, instead of rewriting a snapshot of every rep
 from __future__ import annotations
 
 import os
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from pipelines.core.schemas import code_table
 from pipelines.core.settings import Paths, settings
 
 REGISTER_FILE = "register.parquet"
+# A random id per written partition (Parquet key-value metadata): what was derived from a partition is
+# valid only while the same write is in place (stage 4's carried state checks it).
+WRITE_ID = "write_id"
 KEY = "municipality_code, report_id"
 
 
@@ -66,7 +70,8 @@ def build_entries(paths: Paths, month: str) -> dict[str, int]:
     with atomic_dir(paths.register / f"extract_month={month}") as out:
         con.execute(
             f"""COPY ({entries_sql(reports, month)}) TO '{out / REGISTER_FILE}'
-            (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{extract_month: '{month}'}})"""
+            (FORMAT parquet, COMPRESSION zstd,
+             KV_METADATA {{extract_month: '{month}', {WRITE_ID}: '{uuid.uuid4().hex}'}})"""
         )
     con.close()
     return {"entries": _count(paths.register / f"extract_month={month}" / REGISTER_FILE)}

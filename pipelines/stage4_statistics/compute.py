@@ -22,6 +22,8 @@ missing row), which disclosure control and researchers both rely on.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -32,6 +34,7 @@ from pipelines.core.schemas import code_table, statistics_spec
 from pipelines.core.settings import Paths, settings
 from pipelines.stage2_pseudonymise.validate import expand
 from pipelines.stage3_register.register import KEY, REGISTER_FILE
+from pipelines.stage4_statistics import state
 from pipelines.stage4_statistics.population import build_population
 
 STATISTICS_FILE = "data.parquet"
@@ -89,8 +92,8 @@ def _grouping(table: dict[str, Any], time_column: str, extra: tuple[str, ...] = 
     return f"GROUPING SETS ({', '.join(sets)})", select
 
 
-def _source(table: dict[str, Any]) -> str:
-    """Register entries with period columns, dimension columns and the table's filter."""
+def _source(table: dict[str, Any], rows: str = "entries") -> str:
+    """Register entries (``rows``) with period columns, dimension columns and the table's filter."""
     dims = table.get("dimensions") or {}
     extra = "".join(
         f", unnest({d['unnest']}) AS {name}" if "unnest" in d else f", {d['column']} AS {name}"
@@ -102,17 +105,21 @@ def _source(table: dict[str, Any]) -> str:
     )
     return f"""(SELECT *, strftime(month_received, '%Y-%m') AS period_month,
                       strftime(month_received, '%Y') AS period_year{extra}
-               FROM entries{joins} {where})"""
+               FROM {rows}{joins} {where})"""
 
 
-def _events(table: dict[str, Any]) -> str:
+def _events(table: dict[str, Any], since: str) -> str:
     """Each register entry twice: +1 in the month it became current, −1 in the month it was replaced.
 
-    An entry replaced by the first as-of month adds +1 and −1 to every as-of month: it is left out,
-    which for a single as-of month (a monthly reload) leaves just the current entries and no −1 events.
+    Only events after ``since`` (the month of the carried state, whose parts hold all earlier ones;
+    '' without a state). An entry replaced by the first month that counts adds nothing to any as-of
+    month: it is left out, which for a single as-of month without a state leaves just the current
+    entries and no −1 events.
     """
-    current = "(valid_to IS NULL OR valid_to > (SELECT min(as_of_month) FROM as_of))"
-    return f"""(SELECT valid_from AS event_month, 1 AS sign, * FROM {_source(table)} WHERE {current}
+    first = f"'{since}'" if since else "(SELECT min(as_of_month) FROM as_of)"
+    current = f"(valid_to IS NULL OR valid_to > {first})"
+    return f"""(SELECT valid_from AS event_month, 1 AS sign, * FROM {_source(table)}
+                WHERE {current} AND valid_from > '{since}'
                 UNION ALL BY NAME
                 SELECT valid_to AS event_month, -1 AS sign, * FROM {_source(table)}
                 WHERE valid_to IS NOT NULL AND {current})"""
@@ -123,81 +130,113 @@ def _in_window(period: str, as_of: str) -> str:
     return f"CAST(left({period}, 4) AS INTEGER) >= CAST(left({as_of}, 4) AS INTEGER) - {_earlier()}"
 
 
-def _quantile_parts(table: dict[str, Any]) -> list[str]:
-    """CTEs: one histogram per (column, condition) as of every month, one percentile per measure."""
-    dims = list(table.get("dimensions") or {})
-    keys = ", ".join(GROUP + dims)
+def _carried(state: Path | None, part: str, select: str) -> str:
+    """A UNION branch adding a part's carried state (as of ``since``), or nothing without a state."""
+    if state is None:
+        return ""
+    return f" UNION ALL BY NAME SELECT {select} FROM read_parquet('{state / f'{part}.parquet'}')"
+
+
+def _histograms(table: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """One days-to-decision histogram per (column, condition) the table's quantiles use: its part name."""
     histograms: dict[tuple[str, str], str] = {}
-    parts = []
-    for name, m in _quantiles(table).items():
-        of, where = m["quantile"], expand(m.get("where", "true"))
-        if (of, where) not in histograms:
-            hist = histograms[of, where] = f"histogram_{len(histograms)}"
-            grouping, group_select = _grouping(table, "event_month", (of,))
-            parts.append(
-                f"""{hist} AS (
-                  SELECT a.as_of_month, {", ".join("d." + k for k in GROUP + dims)}, d.value, sum(d.n) AS n
-                  FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month,
-                               {of} AS value, sum(sign) AS n
-                        FROM {_events(table)} WHERE ({where}) AND {of} IS NOT NULL
-                        GROUP BY {grouping}) d
-                  JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
-                  GROUP BY ALL HAVING sum(d.n) > 0)"""
-            )
-            # The running count, once per histogram (the sort is the expensive part), for every percentile.
-            parts.append(
-                f"""{hist}_cumulative AS (
-                  SELECT *, sum(n) OVER (PARTITION BY as_of_month, {keys} ORDER BY value) AS cum,
-                            sum(n) OVER (PARTITION BY as_of_month, {keys}) AS total
-                  FROM {hist})"""
-            )
-        # Integer arithmetic: the value where the running count first reaches percent % of the total.
-        parts.append(
-            f"""{name}_values AS (
-              SELECT as_of_month, {keys}, min(value) FILTER (WHERE cum * 100 >= {int(m["percent"])} * total) AS {name}
-              FROM {histograms[of, where]}_cumulative
-              GROUP BY as_of_month, {keys})"""
-        )
-    return parts
+    for m in _quantiles(table).values():
+        key = (m["quantile"], expand(m.get("where", "true")))
+        histograms.setdefault(key, f"histogram_{len(histograms)}")
+    return histograms
 
 
-def statistic_sql(name: str) -> str:
-    """The one query that defines statistic ``name`` as of every month in table ``as_of``."""
+def part_names(name: str) -> list[str]:
+    """The additive parts of statistic ``name`` (what a carried state holds)."""
+    table = statistics_spec()["tables"][name]
+    return ["counted", *(f"{m}_values" for m in _distincts(table)), *_histograms(table).values()]
+
+
+def parts_sql(name: str, state: Path | None = None, since: str = "") -> dict[str, str]:
+    """The additive parts of statistic ``name`` as of every month in table ``as_of``: part → SELECT.
+
+    Each part as of month M is its state as of ``since`` (files in ``state``) plus what the extracts
+    after ``since`` added; without a state, everything the register holds up to M.
+    """
     table = statistics_spec()["tables"][name]
     dims = list(table.get("dimensions") or {})
-    counts, distincts = _counts(table), _distincts(table)
-    grouping, group_select = _grouping(table, "event_month")
     keys = ", ".join(GROUP + dims)
+    counts = _counts(table)
+    grouping, group_select = _grouping(table, "event_month")
     deltas = ", ".join(f"sum(sign * ({cond})::INTEGER) AS {m}" for m, cond in counts.items())
-    parts = [
-        f"""counted AS (
+    parts = {
+        "counted": f"""
           SELECT a.as_of_month, {", ".join("d." + k for k in GROUP + dims)},
                  {", ".join(f"sum(d.{m})::BIGINT AS {m}" for m in counts)}
           FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month, {deltas}
-                FROM {_events(table)}
-                GROUP BY {grouping}) d
+                FROM {_events(table, since)}
+                GROUP BY {grouping}{_carried(state, "counted", f"*, '{since}' AS event_month")}) d
           JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
-          GROUP BY ALL)"""
-    ]
-    joins = []
-    for m, (column, since) in distincts.items():
+          GROUP BY ALL"""
+    }
+    for m, (column, lookup) in _distincts(table).items():
+        # A child counts in a group from the first extract in which one of its rows there counts.
         first_grouping, first_select = _grouping(table, column)
-        first = f"greatest(valid_from, {since})" if since else "valid_from"
-        counted_rows = f"{column} IS NOT NULL" + (f" AND {since} IS NOT NULL" if since else "")
-        parts.append(
-            f"""{m}_values AS (
-              SELECT a.as_of_month, {", ".join("f." + k for k in GROUP + dims)}, sum(f.n)::BIGINT AS {m}
-              FROM (SELECT {keys}, first_month, count(*) AS n FROM (
-                      SELECT {first_select}{"".join(", " + d for d in dims)}, min({first}) AS first_month
-                      FROM {_source(table)} WHERE {counted_rows}
-                      GROUP BY {first_grouping})
-                    GROUP BY ALL) f
-              JOIN as_of a ON f.first_month <= a.as_of_month AND {_in_window("f.period", "a.as_of_month")}
-              GROUP BY ALL)"""
+        first = f"greatest(valid_from, {lookup})" if lookup else "valid_from"
+        counted_rows = f"{column} IS NOT NULL" + (f" AND {lookup} IS NOT NULL" if lookup else "")
+        carried = _carried(state, f"{m}_values", f"* EXCLUDE ({m}), {m} AS n, '{since}' AS first_month")
+        parts[f"{m}_values"] = f"""
+          SELECT a.as_of_month, {", ".join("f." + k for k in GROUP + dims)}, sum(f.n)::BIGINT AS {m}
+          FROM (SELECT {keys}, first_month, count(*) AS n FROM (
+                  SELECT {first_select}{"".join(", " + d for d in dims)}, min({first}) AS first_month
+                  FROM {_source(table, "child_entries")} WHERE {counted_rows}
+                  GROUP BY {first_grouping})
+                WHERE first_month > '{since}'
+                GROUP BY ALL{carried}) f
+          JOIN as_of a ON f.first_month <= a.as_of_month AND {_in_window("f.period", "a.as_of_month")}
+          GROUP BY ALL"""
+    for (of, where), hist in _histograms(table).items():
+        grouping, group_select = _grouping(table, "event_month", (of,))
+        parts[hist] = f"""
+          SELECT a.as_of_month, {", ".join("d." + k for k in GROUP + dims)}, d.value, sum(d.n) AS n
+          FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month,
+                       {of} AS value, sum(sign) AS n
+                FROM {_events(table, since)} WHERE ({where}) AND {of} IS NOT NULL
+                GROUP BY {grouping}{_carried(state, hist, f"*, '{since}' AS event_month")}) d
+          JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
+          GROUP BY ALL HAVING sum(d.n) > 0"""
+    return parts
+
+
+def _quantile_values(table: dict[str, Any]) -> list[str]:
+    """CTEs over the histogram parts: one percentile per quantile measure."""
+    dims = list(table.get("dimensions") or {})
+    keys = ", ".join(GROUP + dims)
+    histograms = _histograms(table)
+    # The running count, once per histogram (the sort is the expensive part), for every percentile.
+    ctes = [
+        f"""{hist}_cumulative AS (
+          SELECT *, sum(n) OVER (PARTITION BY as_of_month, {keys} ORDER BY value) AS cum,
+                    sum(n) OVER (PARTITION BY as_of_month, {keys}) AS total
+          FROM {hist})"""
+        for hist in histograms.values()
+    ]
+    for name, m in _quantiles(table).items():
+        hist = histograms[m["quantile"], expand(m.get("where", "true"))]
+        # Integer arithmetic: the value where the running count first reaches percent % of the total.
+        ctes.append(
+            f"""{name}_values AS (
+              SELECT as_of_month, {keys}, min(value) FILTER (WHERE cum * 100 >= {int(m["percent"])} * total) AS {name}
+              FROM {hist}_cumulative
+              GROUP BY as_of_month, {keys})"""
         )
-        joins.append(f"LEFT JOIN {m}_values USING (as_of_month, {keys})")
-    parts += _quantile_parts(table)
-    joins += [f"LEFT JOIN {m}_values USING (as_of_month, {keys})" for m in _quantiles(table)]
+    return ctes
+
+
+def result_sql(name: str) -> str:
+    """Statistic ``name`` as of every month in table ``as_of``, from its parts (tables named as in
+    :func:`parts_sql`): measures, derived measures, names and the completed grid."""
+    table = statistics_spec()["tables"][name]
+    dims = list(table.get("dimensions") or {})
+    keys = ", ".join(GROUP + dims)
+    joins = [
+        f"LEFT JOIN {m}_values USING (as_of_month, {keys})" for m in [*_distincts(table), *_quantiles(table)]
+    ]
     measure_names = [n for n, m in table["measures"].items() if "derived" not in m]
     zero_filled = _zero_filled(table)
     values = [
@@ -218,9 +257,9 @@ def statistic_sql(name: str) -> str:
         body = _complete_grid(body, table)
     measures = ", ".join(measure_names + derived)
     dim_select = "".join(f", a.{d}" for d in dims)
+    ctes = "".join(f"{cte},\n" for cte in _quantile_values(table))
     return f"""
-    WITH {", ".join(parts)},
-    result AS ({body})
+    WITH {ctes}result AS ({body})
     SELECT a.as_of_month, a.period_type, a.period, a.geo_level, a.geo_code,
            coalesce(m.municipality_name_short, c.county_name, 'Riket') AS geo_name{dim_select}, {measures}
     FROM result a
@@ -260,20 +299,49 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: list[str]) -> None:
-    """Temp tables ``entries`` (with valid_to) and ``as_of``, limited to the arrival years needed."""
+def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: list[str], since: str) -> None:
+    """Temp tables ``entries`` (with valid_to), ``child_entries`` and ``as_of``, limited to the arrival
+    years needed.
+
+    Without a carried state (``since`` = ''), both are every entry of those years. With a state as of
+    ``since``, only what can change a part after it: ``entries`` holds the reports with an entry after
+    ``since`` (their earlier entries give the −1 events), ``child_entries`` every entry about the children
+    in those (a child is counted in a group from its first row there, which may be older).
+    """
     first_year = int(min(as_of_months)[:4]) - _earlier()
     glob = paths.register / "extract_month=*" / REGISTER_FILE
     # valid_from >= the first year selects no other rows (no report is received after the extract that
     # holds it), but lets DuckDB skip earlier extract months' files unread.
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE entries AS
-        SELECT {", ".join(statistics_spec()["register_columns"])},
-               lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to
+    history = f"""(SELECT {", ".join(statistics_spec()["register_columns"])}
         FROM read_parquet('{glob}')
         WHERE valid_from <= '{max(as_of_months)}' AND year(month_received) >= {first_year}
-          AND valid_from >= '{first_year}-01'"""
-    )
+          AND valid_from >= '{first_year}-01')"""
+    with_valid_to = f"lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to"
+    if not since:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE entries AS SELECT *, {with_valid_to} FROM {history}")
+        con.execute("CREATE OR REPLACE TEMP VIEW child_entries AS SELECT * FROM entries")
+    else:
+        # The reports and children in the new extracts (few files), then one pass over the history.
+        new = f"(SELECT * FROM {history} WHERE valid_from > '{since}')"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT {KEY} FROM {new}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE children AS SELECT DISTINCT child_pseudonym FROM {new}")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE relevant AS
+            SELECT * FROM (SELECT *, child_pseudonym IN (SELECT child_pseudonym FROM children) AS about_child,
+                                  ({KEY}) IN (SELECT ({KEY}) FROM touched) AS touched
+                           FROM {history})
+            WHERE about_child OR touched"""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE entries AS
+            SELECT * EXCLUDE (about_child, touched), {with_valid_to} FROM relevant WHERE touched"""
+        )
+        con.execute(
+            """CREATE OR REPLACE TEMP VIEW child_entries AS
+            SELECT * EXCLUDE (about_child, touched) FROM relevant WHERE about_child"""
+        )
+        for table in ("touched", "children"):
+            con.execute(f"DROP TABLE {table}")
     con.execute("CREATE OR REPLACE TEMP TABLE as_of (as_of_month VARCHAR)")
     con.executemany("INSERT INTO as_of VALUES (?)", [[m] for m in as_of_months])
 
@@ -284,6 +352,8 @@ def _load_earlier_report_from(con: duckdb.DuckDBPyConnection, paths: Paths, as_o
 
     Read from the register itself, not ``entries``: the earlier report may have arrived before the first
     year of arrival the statistics cover. Each (child, date) counts from the first extract that had it.
+    Only for the children in ``child_entries``: a row's lookup changes only in an extract that has a
+    report about the child.
     """
     window = statistics_spec()["lookups"]["earlier_report_from"]
     first_day = f"make_date({int(min(as_of_months)[:4]) - _earlier()}, 1, 1)"
@@ -295,6 +365,7 @@ def _load_earlier_report_from(con: duckdb.DuckDBPyConnection, paths: Paths, as_o
           SELECT child_pseudonym, date_received, min(valid_from) AS first_month
           FROM read_parquet('{glob}')
           WHERE valid_from <= '{max(as_of_months)}' AND child_pseudonym IS NOT NULL
+            AND child_pseudonym IN (SELECT child_pseudonym FROM child_entries)
             AND date_received >= {first_day} - INTERVAL ({hi}) DAY
             AND valid_from >= strftime({first_day} - INTERVAL ({hi}) DAY, '%Y-%m')
           GROUP BY ALL)
@@ -317,7 +388,7 @@ def _load_lookups(
 
 
 def _number_children(con: duckdb.DuckDBPyConnection) -> None:
-    """Replace the 64-character pseudonym by a dense integer in ``entries`` and the lookup tables.
+    """Replace the 64-character pseudonym by a dense integer in the entries and the lookup tables.
 
     One-to-one within the connection, so every distinct count is unchanged; the hash tables that count
     distinct children per group hold 4-byte keys instead of strings, which halves a year's peak memory.
@@ -326,13 +397,18 @@ def _number_children(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """CREATE OR REPLACE TEMP TABLE child_numbers AS
         SELECT child_pseudonym, (row_number() OVER ())::INTEGER AS child_number
-        FROM (SELECT DISTINCT child_pseudonym FROM entries WHERE child_pseudonym IS NOT NULL)"""
+        FROM (SELECT child_pseudonym FROM entries UNION SELECT child_pseudonym FROM child_entries)
+        WHERE child_pseudonym IS NOT NULL"""
     )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE entries AS
-        SELECT e.* REPLACE (n.child_number AS child_pseudonym)
-        FROM entries e LEFT JOIN child_numbers n ON n.child_pseudonym = e.child_pseudonym"""
-    )
+    # child_entries is a view of entries without a carried state, a table of its own with one.
+    for (table,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name IN ('entries', 'child_entries')"
+    ).fetchall():
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            SELECT e.* REPLACE (n.child_number AS child_pseudonym)
+            FROM {table} e LEFT JOIN child_numbers n ON n.child_pseudonym = e.child_pseudonym"""
+        )
     for (table,) in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, 'lookup_')"
     ).fetchall():
@@ -352,34 +428,51 @@ def data_label(con: duckdb.DuckDBPyConnection) -> str:
     return demo["label"] if synthetic else "real"
 
 
-def build_statistics(paths: Paths, as_of_months: list[str], names: list[str] | None = None) -> dict[str, int]:
+def build_statistics(
+    paths: Paths, as_of_months: list[str], names: list[str] | None = None, carry: bool = True
+) -> dict[str, int]:
     """Compute each statistic for every as-of month; write one folder per as-of month.
 
     ``4_statistics/<name>/as_of_month=M/data.parquet``, each swapped in whole. Returns rows per table.
-    The months are done one calendar year at a time, each in one query per statistic: a year's as-of
-    months need only its own and the earlier years' arrivals, so a 10-year backfill holds two years of
-    register entries in memory at a time, not ten.
+    The months are done one calendar year at a time, each in one query per part and statistic: a year's
+    as-of months need only its own and the earlier years' arrivals, so a 10-year backfill holds two
+    years of register entries in memory at a time, not ten. Each year continues from the state carried
+    as of the month before it when that state matches the register (``state``; ``carry=False`` computes
+    from the register alone), and the run keeps the states the next year and the next load start from.
     """
     names = names or table_names()
     rows = dict.fromkeys(names, 0)
+    keep = state.months_to_keep(as_of_months)
+    parts = {name: part_names(name) for name in names}
     for year in sorted({month[:4] for month in as_of_months}):
         chunk = sorted(month for month in as_of_months if month.startswith(year))
-        for name, n in _build_year(paths, chunk, names).items():
+        since = state.previous_month(chunk[0])
+        if not (carry and state.usable(paths, names, since, parts)):
+            since = ""
+        for name, n in _build_year(paths, chunk, names, since, keep).items():
             rows[name] += n
     build_population(paths)  # the denominators, when a population file is supplied
     return rows
 
 
-def _build_year(paths: Paths, as_of_months: list[str], names: list[str]) -> dict[str, int]:
+def _build_year(
+    paths: Paths, as_of_months: list[str], names: list[str], since: str, keep: set[str]
+) -> dict[str, int]:
     con = connect()
-    _load_entries(con, paths, as_of_months)
+    _load_entries(con, paths, as_of_months, since)
     _load_lookups(con, paths, as_of_months, names)
-    _number_children(con)
+    if not since:  # with a carried state the entries are a month's children: strings cost little there
+        _number_children(con)
     label = data_label(con).replace("'", "''")
     version = statistics_spec()["version"]
+    kept = [month for month in as_of_months if month in keep]
+    fingerprints = {month: state.fingerprint(paths, month) for month in kept}
     rows = {}
     for name in names:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE result AS {statistic_sql(name)}")
+        parts = parts_sql(name, state.folder(paths, name, since) if since else None, since)
+        for part, sql in parts.items():
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS {sql}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE result AS {result_sql(name)}")
         for month in as_of_months:
             with atomic_dir(paths.statistics / name / f"as_of_month={month}") as out:
                 con.execute(
@@ -387,6 +480,33 @@ def _build_year(paths: Paths, as_of_months: list[str], names: list[str]) -> dict
                     (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{statistic: '{name}', as_of_month: '{month}',
                      contract: 'statistics v{version}', disclosure_control: 'none (internal)', data: '{label}'}})"""
                 )
+        for month in kept:
+            _keep_state(con, paths, name, month, list(parts), fingerprints[month])
         rows[name] = db.scalar(con, "SELECT count(*) FROM result")
+        for part in parts:
+            con.execute(f"DROP TABLE {part}")
     con.close()
     return rows
+
+
+def _keep_state(
+    con: duckdb.DuckDBPyConnection,
+    paths: Paths,
+    name: str,
+    month: str,
+    parts: list[str],
+    fingerprint: str | None,
+) -> None:
+    """Write statistic ``name``'s parts as of ``month`` (aggregates per group), stamped with the register
+    fingerprint they were computed from; without one (a partition with no write id) none is kept."""
+    target = state.folder(paths, name, month)
+    if fingerprint is None:
+        shutil.rmtree(target, ignore_errors=True)
+        return
+    with atomic_dir(target) as out:
+        for part in parts:
+            con.execute(
+                f"""COPY (SELECT * EXCLUDE (as_of_month) FROM {part} WHERE as_of_month = '{month}')
+                TO '{out / f"{part}.parquet"}'
+                (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{state.FINGERPRINT}: '{fingerprint}'}})"""
+            )

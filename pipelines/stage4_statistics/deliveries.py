@@ -8,6 +8,7 @@ Operational counts about files and reports: no child is described, no identifier
 
 from __future__ import annotations
 
+import shutil
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from pipelines.core.schemas import code_table
 from pipelines.core.settings import SCHEMAS, Paths, settings
 from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE
 from pipelines.stage3_register.register import KEY, REGISTER_FILE
+from pipelines.stage4_statistics import state
 from pipelines.stage4_statistics.compute import STATISTICS_FILE, data_label
 
 QUARANTINE_FILE = "quarantine.parquet"
@@ -115,21 +117,43 @@ def by_reason_sql(home: Paths, month: str) -> str:
     ORDER BY municipality_code, reason"""
 
 
-def _load_entries(con, home: Paths, up_to: str) -> None:
-    """Every register entry up to the run's last month, read once: when it stopped being current
-    (``valid_to``) and whether the report had been decided before it (``was_decided``)."""
+UNDECIDED_STATE = "undecided"
+
+
+def _load_entries(con, home: Paths, up_to: str, since: str) -> None:
+    """Register entries up to the run's last month, read once: when each stopped being current
+    (``valid_to``) and whether the report had been decided before it (``was_decided``).
+
+    Every entry without a carried state (``since`` = ''); with one, only the reports that have an entry
+    after ``since`` (all their entries: the earlier ones say whether a decision is late).
+    """
     glob = home.register / "extract_month=*" / REGISTER_FILE
     columns = "municipality_code, report_id, outcome, decided, date_received, month_received, valid_from"
+    history = f"(SELECT {columns} FROM read_parquet('{glob}') WHERE valid_from <= '{up_to}')"
+    touched = f" SEMI JOIN (SELECT DISTINCT {KEY} FROM {history} WHERE valid_from > '{since}') USING ({KEY})"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE entries AS
-        SELECT {columns},
+        SELECT *,
                lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to,
                lag(decided) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS was_decided
-        FROM read_parquet('{glob}') WHERE valid_from <= '{up_to}'"""
+        FROM {history}{touched if since else ""}"""
     )
 
 
-def _count_reports(con, months: list[str]) -> None:
+def _undecided(since: str, carried: Path | None) -> str:
+    """Undecided entries with the months they were current in: from the register, and (with a carried
+    state) the reports undecided as of ``since`` that no later extract has changed."""
+    rows = f"""SELECT municipality_code, report_id, date_received, valid_from, valid_to FROM entries
+               WHERE outcome = 'ej_beslutat' AND (valid_to IS NULL OR valid_to > '{since}')"""
+    if carried is None:
+        return f"({rows})"
+    return f"""({rows}
+      UNION ALL
+      SELECT municipality_code, report_id, date_received, '{since}' AS valid_from, NULL AS valid_to
+      FROM read_parquet('{carried}') ANTI JOIN (SELECT DISTINCT {KEY} FROM entries) USING ({KEY}))"""
+
+
+def _count_reports(con, months: list[str], since: str, carried: Path | None) -> None:
     """Temp table ``report_counts``: per month and municipality, reports still undecided more than the
     deadline after arrival (as of the month) and decisions that arrived late (in the month's extract).
 
@@ -139,14 +163,14 @@ def _count_reports(con, months: list[str]) -> None:
     deadline = int(settings()["decisions"]["deadline_days"])
     con.execute("CREATE OR REPLACE TEMP TABLE run_months (month VARCHAR, last_day DATE)")
     con.executemany("INSERT INTO run_months VALUES (?, ?)", [[m, month_bounds(m)[1]] for m in months])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE undecided AS SELECT * FROM {_undecided(since, carried)}")
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE report_counts AS
-        WITH undecided AS (
+        WITH undecided_counts AS (
           SELECT m.month AS as_of_month, e.municipality_code, count(*) AS undecided_over_deadline
-          FROM entries e JOIN run_months m
+          FROM undecided e JOIN run_months m
             ON e.valid_from <= m.month AND (e.valid_to IS NULL OR e.valid_to > m.month)
            AND e.date_received <= m.last_day - {deadline}
-          WHERE e.outcome = 'ej_beslutat'
           GROUP BY ALL),
         late AS (
           SELECT valid_from AS as_of_month, municipality_code, count(*) AS late_decisions
@@ -154,18 +178,47 @@ def _count_reports(con, months: list[str]) -> None:
           WHERE valid_from IN (SELECT month FROM run_months) AND decided AND NOT coalesce(was_decided, false)
             AND strftime(month_received, '%Y-%m') < valid_from
           GROUP BY ALL)
-        SELECT * FROM undecided FULL JOIN late USING (as_of_month, municipality_code)"""
+        SELECT * FROM undecided_counts FULL JOIN late USING (as_of_month, municipality_code)"""
     )
 
 
-def build_deliveries(home: Paths, months: list[str]) -> dict[str, list[str]]:
-    """Write both tables for every month; return the municipality codes missing per month."""
+def _keep_state(con, home: Paths, month: str) -> None:
+    """The reports undecided as of ``month`` (key and date received), for the next load to continue from."""
+    target = state.folder(home, "deliveries", month)
+    fingerprint = state.fingerprint(home, month)
+    if fingerprint is None:
+        shutil.rmtree(target, ignore_errors=True)
+        return
+    with atomic_dir(target) as out:
+        con.execute(
+            f"""COPY (SELECT municipality_code, report_id, date_received FROM undecided
+                      WHERE valid_from <= '{month}' AND (valid_to IS NULL OR valid_to > '{month}'))
+            TO '{out / f"{UNDECIDED_STATE}.parquet"}'
+            (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{state.FINGERPRINT}: '{fingerprint}'}})"""
+        )
+
+
+def build_deliveries(home: Paths, months: list[str], carry: bool = True) -> dict[str, list[str]]:
+    """Write both tables for every month; return the municipality codes missing per month.
+
+    Continues from the undecided reports carried as of the month before the run when they match the
+    register (see ``state``; ``carry=False`` reads the whole register)."""
     con = db.connect()
     con.register("ref_municipalities", code_table("municipalities"))
     missing = {}
     try:
-        _load_entries(con, home, max(months))
-        _count_reports(con, months)
+        since = state.previous_month(min(months))
+        if not (carry and state.usable(home, ["deliveries"], since, {"deliveries": [UNDECIDED_STATE]})):
+            since = ""
+        _load_entries(con, home, max(months), since)
+        _count_reports(
+            con,
+            months,
+            since,
+            state.folder(home, "deliveries", since) / f"{UNDECIDED_STATE}.parquet" if since else None,
+        )
+        for month in sorted(state.months_to_keep(months)):
+            _keep_state(con, home, month)
         label = data_label(con).replace("'", "''")
         for month in months:
             for table, sql in zip(TABLES, (deliveries_sql, by_reason_sql), strict=True):

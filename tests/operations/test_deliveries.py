@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pipelines.core import db
 from pipelines.core.run import run_months
 from pipelines.core.settings import Paths
+from pipelines.stage4_statistics.deliveries import build_deliveries
 from tests.extracts import child, dash12, write_semicolon
+from tests.registers import history_across_years, write_partitions
 
 KID, OTHER = child(dt.date(2014, 5, 5), 11), child(dt.date(2012, 2, 2), 22)
 
@@ -176,3 +182,29 @@ def test_status_exit_codes_complete_rejected_and_month_detail(home: Paths, key, 
     (detail,) = [line.split("│")[1:-1] for line in out.splitlines() if "│ 0180 " in line]
     # code, name, files, rejected, superseded, rows, accepted, quarantined
     assert [cell.strip() for cell in detail[:8]] == ["0180", "Stockholm", "0", "1", "1", "0", "0", "0"]
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 200))
+def test_monthly_loads_continuing_from_the_carried_state_count_what_the_whole_register_counts(
+    home: Paths, seed: int, n: int
+) -> None:
+    """Undecided over the deadline and late decisions, month by month from the undecided reports
+    carried as of the month before, equal one pass over the whole register (with reports registered
+    late, decided months later, or still undecided)."""
+    shutil.rmtree(home.data, ignore_errors=True)
+    write_partitions(home, history_across_years(seed, n))
+    months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02"]
+
+    def written() -> dict[str, list[dict]]:
+        return {month: list(_table(home, "deliveries", month).values()) for month in months}
+
+    build_deliveries(home, months, carry=False)
+    whole = written()
+    for month in months:
+        build_deliveries(home, [month])
+    continued = written()
+    assert (
+        sum(r["undecided_over_deadline"] + r["late_decisions"] for rows in whole.values() for r in rows) > 0
+    )
+    assert whole == continued

@@ -18,39 +18,7 @@ from pipelines.core.schemas import codes, statistics_spec
 from pipelines.core.settings import Paths, paths
 from pipelines.stage3_register.register import REGISTER_FILE
 from pipelines.stage4_statistics.compute import STATISTICS_FILE, build_statistics, table_names
-
-MUNICIPALITIES = ["0114", "0180", "0380", "1280", "1281", "2584"]
-
-
-def _random_register(seed: int, n: int) -> pd.DataFrame:
-    rng = random.Random(seed)
-    groups = codes("cause_groups")
-    rows = []
-    for i in range(n):
-        identified = rng.random() > 0.1
-        outcome = rng.choice(["inleds", "inleds_ej", "pagaende", "ej_beslutat"])
-        decided = outcome in ("inleds", "inleds_ej")
-        municipality = rng.choice(MUNICIPALITIES)
-        rows.append(
-            {
-                "municipality_code": municipality,
-                "county_code": municipality[:2],
-                "report_id": f"R{i}",
-                "child_pseudonym": f"p{rng.randrange(n // 2 + 1)}" if identified else None,
-                "child_identified": identified,
-                "age_band": rng.choice(codes("age_bands")) if identified else None,
-                "legal_sex": rng.choice(["1", "2"]) if identified else None,
-                "month_received": pd.Timestamp(2025, rng.randint(1, 3), 1).date(),
-                "date_received": None,  # set below from month_received
-                "reporter_group": rng.choice(codes("reporter_groups")),
-                "cause_groups": sorted(rng.sample(groups, rng.randint(1, 3))),
-                "outcome": outcome,
-                "decided": decided,
-                "days_to_decision": rng.randint(0, 30) if decided else None,
-            }
-        )
-        rows[-1]["date_received"] = rows[-1]["month_received"] + pd.Timedelta(days=rng.randint(0, 27))
-    return pd.DataFrame(rows)
+from tests.registers import history_across_years, random_register, write_partitions
 
 
 def _write(home: Paths, register: pd.DataFrame) -> None:
@@ -83,7 +51,7 @@ def statistics_home(tmp_path, monkeypatch) -> Paths:
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 400))
 def test_reports_table_matches_pandas(statistics_home: Paths, seed: int, n: int) -> None:
-    register = _random_register(seed, n)
+    register = random_register(seed, n)
     _write(statistics_home, register)
     register = _with_period(register)
     build_statistics(statistics_home, ["2025-03"], ["reports"])
@@ -118,7 +86,7 @@ def test_reports_table_matches_pandas(statistics_home: Paths, seed: int, n: int)
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000))
 def test_category_tables_are_complete_grids_and_count_each_cause(statistics_home: Paths, seed: int) -> None:
-    register = _random_register(seed, 200)
+    register = random_register(seed, 200)
     _write(statistics_home, register)
     build_statistics(statistics_home, ["2025-03"])
     causes = _read(statistics_home, "reports_by_cause")
@@ -140,7 +108,7 @@ def test_category_tables_are_complete_grids_and_count_each_cause(statistics_home
 
 
 def test_written_schema_matches_the_output_contract(statistics_home: Paths) -> None:
-    _write(statistics_home, _random_register(1, 50))
+    _write(statistics_home, random_register(1, 50))
     spec = statistics_spec()
     build_statistics(statistics_home, ["2025-03"])
     for name in table_names():
@@ -161,7 +129,7 @@ def _history(seed: int, n: int) -> pd.DataFrame:
     """Register entries over three extract months: each report first appears in its month of arrival
     and may reappear in a later extract with its decision (the state changes, the grouping does not)."""
     rng = random.Random(seed)
-    base = _random_register(seed, n)
+    base = random_register(seed, n)
     entries = []
     for report in base.to_dict("records"):
         first = report["month_received"].month  # 1..3
@@ -217,29 +185,6 @@ def test_every_as_of_month_matches_the_naive_definition(statistics_home: Paths, 
         assert year.distinct_children.tolist() == ([state.child_pseudonym.nunique()] if len(state) else [])
 
 
-def _history_across_years(seed: int, n: int) -> pd.DataFrame:
-    """Reports received October 2024 – February 2025, each in the extract of its month and perhaps again
-    in a later one (decision arrived; sometimes a corrected reporter group or age band)."""
-    rng = random.Random(seed)
-    months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02"]
-    entries = []
-    for report in _random_register(seed, n).to_dict("records"):
-        first = rng.randrange(len(months))
-        year, month = map(int, months[first].split("-"))
-        received = pd.Timestamp(year, month, 1).date()
-        report |= {
-            "month_received": received,
-            "date_received": received + pd.Timedelta(days=rng.randint(0, 27)),
-        }
-        entries.append({**report, "valid_from": months[first], "outcome": "ej_beslutat", "decided": False})
-        if first + 1 < len(months) and rng.random() < 0.7:
-            later = {**report, "valid_from": months[rng.randint(first + 1, min(first + 3, len(months) - 1))]}
-            if rng.random() < 0.1:
-                later["reporter_group"] = rng.choice(codes("reporter_groups"))
-            entries.append(later)
-    return pd.DataFrame(entries)
-
-
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 10_000), n=st.integers(1, 200))
 def test_a_run_over_many_months_equals_each_month_on_its_own(
@@ -248,10 +193,7 @@ def test_a_run_over_many_months_equals_each_month_on_its_own(
     """A backfill (months across a year boundary in one run: one query per year, superseded entries
     as ±1 events) writes exactly what loading each month alone writes (only current entries)."""
     shutil.rmtree(statistics_home.data, ignore_errors=True)
-    for month, part in _history_across_years(seed, n).groupby("valid_from"):
-        folder = statistics_home.register / f"extract_month={month}"
-        folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / REGISTER_FILE)
+    write_partitions(statistics_home, history_across_years(seed, n))
     months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02"]
 
     def written() -> dict[tuple[str, str], pa.Table]:
@@ -263,13 +205,47 @@ def test_a_run_over_many_months_equals_each_month_on_its_own(
             for month in months
         }
 
-    build_statistics(statistics_home, months)
+    build_statistics(statistics_home, months, carry=False)
     together = written()
+    shutil.rmtree(statistics_home.statistics_state)
+    for month in months:
+        build_statistics(statistics_home, [month], carry=False)
+    alone = written()
+    # Month by month as loads run, each continuing from the state the previous one kept.
     for month in months:
         build_statistics(statistics_home, [month])
-    alone = written()
+    continued = written()
+    # One run continuing from the state as of 2024-11 (the December one is recomputed).
+    shutil.rmtree(statistics_home.statistics_state / "reports" / "as_of_month=2024-12")
+    build_statistics(statistics_home, months[2:])
+    resumed = written()
     assert sum(t.num_rows for t in together.values()) > 0
     for key, table in together.items():
-        # values and types (a column's Parquet nullability may differ with the data; it is not contract)
-        assert table.to_pylist() == alone[key].to_pylist(), key
-        assert [(f.name, f.type) for f in table.schema] == [(f.name, f.type) for f in alone[key].schema]
+        for other in (alone, continued, resumed):
+            # values and types (a column's Parquet nullability may differ with the data; it is not contract)
+            assert table.to_pylist() == other[key].to_pylist(), key
+            assert [(f.name, f.type) for f in table.schema] == [(f.name, f.type) for f in other[key].schema]
+
+
+def test_a_state_is_not_carried_from_a_register_that_has_changed(statistics_home: Paths) -> None:
+    """A re-delivered month (its partition written again) makes every later state stale: the next
+    month's statistics are computed from the register, not continued from the stale state."""
+    shutil.rmtree(statistics_home.data, ignore_errors=True)
+    entries = history_across_years(7, 200)
+    write_partitions(statistics_home, entries)
+    months = ["2024-10", "2024-11", "2024-12"]
+    for month in months:
+        build_statistics(statistics_home, [month], ["reports"])
+    assert (statistics_home.statistics_state / "reports" / "as_of_month=2024-11").exists()
+    # 2024-11 delivered again, without half of its reports
+    redelivered = entries[(entries.valid_from != "2024-11") | (entries.index % 2 == 0)]
+    write_partitions(statistics_home, redelivered[redelivered.valid_from == "2024-11"])
+    path = statistics_home.statistics / "reports" / "as_of_month=2024-12" / STATISTICS_FILE
+    build_statistics(statistics_home, ["2024-12"], ["reports"])
+    after = pq.read_table(path).to_pylist()
+    build_statistics(statistics_home, ["2024-12"], ["reports"], carry=False)
+    assert after == pq.read_table(path).to_pylist()
+    shutil.rmtree(statistics_home.register / "extract_month=2024-11")
+    write_partitions(statistics_home, entries[entries.valid_from == "2024-11"])
+    build_statistics(statistics_home, ["2024-12"], ["reports"], carry=False)
+    assert pq.read_table(path).to_pylist() != after, "the re-delivery changed nothing: a vacuous test"

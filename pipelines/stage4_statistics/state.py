@@ -1,0 +1,81 @@
+"""Carried state: each statistic's additive parts as of an extract month, so the next month continues.
+
+Every statistic is built from parts that add up over extract months (counts of reports, distinct
+children from the month each is first counted, days-to-decision histograms; see ``compute``). The parts
+as of month P, kept here, plus what extracts after P added give the parts as of any later month: a
+monthly load then reads the month's new entries and the histories of the reports and children in them,
+not two years of register.
+
+A state is used only while the register it was computed from is in place: it records a fingerprint of
+the register partitions up to P (each partition's random write id), the statistics contract and the
+settings. A re-delivered month rewrites its partition, so every state from that month on stops matching
+and the run computes from the register instead. The parts are aggregates per group (no pseudonym).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import yaml
+from cryptography.hazmat.primitives import hashes
+
+from pipelines.core.settings import SCHEMAS, Paths, settings
+from pipelines.stage3_register.register import REGISTER_FILE, WRITE_ID
+
+# Bump when what a part holds changes: older states then no longer match and are recomputed.
+STATE_VERSION = "1"
+FINGERPRINT = "register_fingerprint"
+
+
+def folder(paths: Paths, name: str, month: str) -> Path:
+    return paths.statistics_state / name / f"as_of_month={month}"
+
+
+def fingerprint(paths: Paths, month: str) -> str | None:
+    """What statistics as of ``month`` depend on; None if a register partition has no write id."""
+    digest = hashes.Hash(hashes.SHA256())
+    contract = (SCHEMAS / "statistics.yaml").read_bytes()
+    rules = yaml.safe_dump({k: settings()[k] for k in ("statistics", "decisions", "demo")}).encode()
+    for part in (STATE_VERSION.encode(), contract, rules):
+        digest.update(part + b"\0")
+    partitions = sorted(paths.register.glob("extract_month=*")) if paths.register.exists() else []
+    for partition in partitions:
+        if partition.name.split("=")[1] > month:
+            continue
+        ids = pq.read_metadata(partition / REGISTER_FILE).metadata or {}
+        write_id = ids.get(WRITE_ID.encode())
+        if write_id is None:
+            return None
+        digest.update(partition.name.encode() + b"=" + write_id + b"\0")
+    return digest.finalize().hex()
+
+
+def usable(paths: Paths, names: list[str], month: str, parts: dict[str, list[str]]) -> bool:
+    """Whether every statistic in ``names`` has all its parts as of ``month``, from the register as it is."""
+    expected = fingerprint(paths, month)
+    if expected is None:
+        return False
+    for name in names:
+        for part in parts[name]:
+            path = folder(paths, name, month) / f"{part}.parquet"
+            if not path.exists():
+                return False
+            found = (pq.read_metadata(path).metadata or {}).get(FINGERPRINT.encode())
+            if found != expected.encode():
+                return False
+    return True
+
+
+def previous_month(month: str) -> str:
+    year, number = map(int, month.split("-"))
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+
+
+def months_to_keep(as_of_months: list[str]) -> set[str]:
+    """The as-of months whose state a run writes: the last of each calendar year (the next year's
+    computation continues from it) and the last two of the run (the next month's load, and a
+    re-delivery of the latest month, continue from them)."""
+    ordered = sorted(as_of_months)
+    ends = {max(m for m in ordered if m[:4] == year) for year in {m[:4] for m in ordered}}
+    return ends | set(ordered[-2:])

@@ -1,0 +1,82 @@
+"""Random register histories for the stage-4 tests, written as stage 3 writes them."""
+
+from __future__ import annotations
+
+import random
+import secrets
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.core.schemas import codes
+from pipelines.core.settings import Paths
+from pipelines.stage3_register.register import REGISTER_FILE, WRITE_ID
+
+MUNICIPALITIES = ["0114", "0180", "0380", "1280", "1281", "2584"]
+
+
+def random_register(seed: int, n: int) -> pd.DataFrame:
+    rng = random.Random(seed)
+    groups = codes("cause_groups")
+    rows = []
+    for i in range(n):
+        identified = rng.random() > 0.1
+        outcome = rng.choice(["inleds", "inleds_ej", "pagaende", "ej_beslutat"])
+        decided = outcome in ("inleds", "inleds_ej")
+        municipality = rng.choice(MUNICIPALITIES)
+        rows.append(
+            {
+                "municipality_code": municipality,
+                "county_code": municipality[:2],
+                "report_id": f"R{i}",
+                "child_pseudonym": f"p{rng.randrange(n // 2 + 1)}" if identified else None,
+                "child_identified": identified,
+                "age_band": rng.choice(codes("age_bands")) if identified else None,
+                "legal_sex": rng.choice(["1", "2"]) if identified else None,
+                "month_received": pd.Timestamp(2025, rng.randint(1, 3), 1).date(),
+                "date_received": None,  # set below from month_received
+                "reporter_group": rng.choice(codes("reporter_groups")),
+                "cause_groups": sorted(rng.sample(groups, rng.randint(1, 3))),
+                "outcome": outcome,
+                "decided": decided,
+                "days_to_decision": rng.randint(0, 30) if decided else None,
+            }
+        )
+        rows[-1]["date_received"] = rows[-1]["month_received"] + pd.Timedelta(days=rng.randint(0, 27))
+    return pd.DataFrame(rows)
+
+
+def history_across_years(seed: int, n: int) -> pd.DataFrame:
+    """Reports received October 2024 – February 2025, each in the extract of its month and perhaps again
+    in a later one (decision arrived; sometimes a corrected reporter group or age band)."""
+    rng = random.Random(seed)
+    months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02"]
+    entries = []
+    for report in random_register(seed, n).to_dict("records"):
+        first = rng.randrange(len(months))
+        year, month = map(int, months[first].split("-"))
+        received = pd.Timestamp(year, month, 1).date()
+        report |= {
+            "month_received": received,
+            "date_received": received + pd.Timedelta(days=rng.randint(0, 27)),
+        }
+        if first + 1 < len(months) and rng.random() < 0.15:
+            first += 1  # registered late: first in the next month's extract
+        entries.append({**report, "valid_from": months[first], "outcome": "ej_beslutat", "decided": False})
+        if first + 1 < len(months) and rng.random() < 0.7:
+            later = {**report, "valid_from": months[rng.randint(first + 1, min(first + 3, len(months) - 1))]}
+            if rng.random() < 0.1:
+                later["reporter_group"] = rng.choice(codes("reporter_groups"))
+            entries.append(later)
+    return pd.DataFrame(entries)
+
+
+def write_partitions(home: Paths, entries: pd.DataFrame) -> None:
+    """One register partition per extract month, each with a write id as stage 3 writes it."""
+    for month, part in entries.groupby("valid_from"):
+        folder = home.register / f"extract_month={month}"
+        folder.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(part, preserve_index=False)
+        written_as = {WRITE_ID.encode(): secrets.token_hex(16).encode()}
+        pq.write_table(table.replace_schema_metadata(written_as), folder / REGISTER_FILE)
