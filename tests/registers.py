@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import secrets
 
 import pandas as pd
 import pyarrow as pa
@@ -11,7 +10,8 @@ import pyarrow.parquet as pq
 
 from pipelines.core.schemas import codes
 from pipelines.core.settings import Paths
-from pipelines.stage3_register.register import REGISTER_FILE, WRITE_ID
+from pipelines.stage2_pseudonymise.ingest import sha256_of
+from pipelines.stage3_register.register import DIGEST_FILE, REGISTER_FILE
 
 MUNICIPALITIES = ["0114", "0180", "0380", "1280", "1281", "2584"]
 
@@ -73,10 +73,9 @@ def history_across_years(seed: int, n: int) -> pd.DataFrame:
 
 
 def write_partitions(home: Paths, entries: pd.DataFrame) -> None:
-    """One register partition per extract month, each with a write id as stage 3 writes it."""
+    """One register partition per extract month, each with its digest as stage 3 writes it."""
     for month, part in entries.groupby("valid_from"):
         folder = home.register / f"extract_month={month}"
         folder.mkdir(parents=True, exist_ok=True)
-        table = pa.Table.from_pandas(part, preserve_index=False)
-        written_as = {WRITE_ID.encode(): secrets.token_hex(16).encode()}
-        pq.write_table(table.replace_schema_metadata(written_as), folder / REGISTER_FILE)
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / REGISTER_FILE)
+        (folder / DIGEST_FILE).write_text(sha256_of(folder / REGISTER_FILE))

@@ -11,7 +11,6 @@ extract keeps a monthly load cheap, instead of rewriting a snapshot of every rep
 from __future__ import annotations
 
 import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,11 +20,12 @@ from pipelines.core import db
 from pipelines.core.atomic import atomic_dir
 from pipelines.core.schemas import code_table
 from pipelines.core.settings import Paths, settings
+from pipelines.stage2_pseudonymise.ingest import sha256_of
 
 REGISTER_FILE = "register.parquet"
-# A random id per written partition (Parquet key-value metadata): what was derived from a partition is
-# valid only while the same write is in place (stage 4's carried state checks it).
-WRITE_ID = "write_id"
+# Beside each partition: the SHA-256 of its register file. What was derived from a partition is valid only
+# while the same content is in place (stage 4's carried state checks it).
+DIGEST_FILE = "register.parquet.sha256"
 KEY = "municipality_code, report_id"
 
 
@@ -70,9 +70,9 @@ def build_entries(paths: Paths, month: str) -> dict[str, int]:
     with atomic_dir(paths.register / f"extract_month={month}") as out:
         con.execute(
             f"""COPY ({entries_sql(reports, month)}) TO '{out / REGISTER_FILE}'
-            (FORMAT parquet, COMPRESSION zstd,
-             KV_METADATA {{extract_month: '{month}', {WRITE_ID}: '{uuid.uuid4().hex}'}})"""
+            (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{extract_month: '{month}'}})"""
         )
+        (out / DIGEST_FILE).write_text(sha256_of(out / REGISTER_FILE) + "\n", encoding="ascii")
     con.close()
     return {"entries": _count(paths.register / f"extract_month={month}" / REGISTER_FILE)}
 

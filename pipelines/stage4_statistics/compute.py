@@ -23,6 +23,7 @@ missing row), which disclosure control and researchers both rely on.
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -290,13 +291,18 @@ def _complete_grid(body: str, table: dict[str, Any]) -> str:
 
 def connect() -> duckdb.DuckDBPyConnection:
     con = db.connect()
+    _register_codes(con)
+    return con
+
+
+def _register_codes(con: duckdb.DuckDBPyConnection) -> None:
+    """The code tables the statistics join (registered views are per connection)."""
     con.register("ref_municipalities", code_table("municipalities"))
     con.register("ref_counties", code_table("counties"))
     for name in {
         d["codes"] for t in statistics_spec()["tables"].values() for d in (t.get("dimensions") or {}).values()
     }:
         con.register(f"code_{name}", code_table(name))
-    return con
 
 
 def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: list[str], since: str) -> None:
@@ -318,31 +324,31 @@ def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: li
           AND valid_from >= '{first_year}-01')"""
     with_valid_to = f"lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to"
     if not since:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE entries AS SELECT *, {with_valid_to} FROM {history}")
-        con.execute("CREATE OR REPLACE TEMP VIEW child_entries AS SELECT * FROM entries")
+        con.execute(f"CREATE OR REPLACE TABLE entries AS SELECT *, {with_valid_to} FROM {history}")
+        con.execute("CREATE OR REPLACE VIEW child_entries AS SELECT * FROM entries")
     else:
         # The reports and children in the new extracts (few files), then one pass over the history.
         new = f"(SELECT * FROM {history} WHERE valid_from > '{since}')"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE touched AS SELECT DISTINCT {KEY} FROM {new}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE children AS SELECT DISTINCT child_pseudonym FROM {new}")
+        con.execute(f"CREATE OR REPLACE TABLE touched AS SELECT DISTINCT {KEY} FROM {new}")
+        con.execute(f"CREATE OR REPLACE TABLE children AS SELECT DISTINCT child_pseudonym FROM {new}")
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE relevant AS
+            f"""CREATE OR REPLACE TABLE relevant AS
             SELECT * FROM (SELECT *, child_pseudonym IN (SELECT child_pseudonym FROM children) AS about_child,
                                   ({KEY}) IN (SELECT ({KEY}) FROM touched) AS touched
                            FROM {history})
             WHERE about_child OR touched"""
         )
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE entries AS
+            f"""CREATE OR REPLACE TABLE entries AS
             SELECT * EXCLUDE (about_child, touched), {with_valid_to} FROM relevant WHERE touched"""
         )
         con.execute(
-            """CREATE OR REPLACE TEMP VIEW child_entries AS
+            """CREATE OR REPLACE VIEW child_entries AS
             SELECT * EXCLUDE (about_child, touched) FROM relevant WHERE about_child"""
         )
         for table in ("touched", "children"):
             con.execute(f"DROP TABLE {table}")
-    con.execute("CREATE OR REPLACE TEMP TABLE as_of (as_of_month VARCHAR)")
+    con.execute("CREATE OR REPLACE TABLE as_of (as_of_month VARCHAR)")
     con.executemany("INSERT INTO as_of VALUES (?)", [[m] for m in as_of_months])
 
 
@@ -360,7 +366,7 @@ def _load_earlier_report_from(con: duckdb.DuckDBPyConnection, paths: Paths, as_o
     lo, hi = int(window["min_days"]), int(window["max_days"])
     glob = paths.register / "extract_month=*" / REGISTER_FILE
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE lookup_earlier_report_from AS
+        f"""CREATE OR REPLACE TABLE lookup_earlier_report_from AS
         WITH seen AS (
           SELECT child_pseudonym, date_received, min(valid_from) AS first_month
           FROM read_parquet('{glob}')
@@ -395,25 +401,25 @@ def _number_children(con: duckdb.DuckDBPyConnection) -> None:
     The numbers never leave the connection.
     """
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE child_numbers AS
+        """CREATE OR REPLACE TABLE child_numbers AS
         SELECT child_pseudonym, (row_number() OVER ())::INTEGER AS child_number
         FROM (SELECT child_pseudonym FROM entries UNION SELECT child_pseudonym FROM child_entries)
         WHERE child_pseudonym IS NOT NULL"""
     )
     # child_entries is a view of entries without a carried state, a table of its own with one.
     for (table,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE temporary AND table_name IN ('entries', 'child_entries')"
+        "SELECT table_name FROM duckdb_tables() WHERE table_name IN ('entries', 'child_entries')"
     ).fetchall():
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            f"""CREATE OR REPLACE TABLE {table} AS
             SELECT e.* REPLACE (n.child_number AS child_pseudonym)
             FROM {table} e LEFT JOIN child_numbers n ON n.child_pseudonym = e.child_pseudonym"""
         )
     for (table,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, 'lookup_')"
+        "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'lookup_')"
     ).fetchall():
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE {table} AS
+            f"""CREATE OR REPLACE TABLE {table} AS
             SELECT l.* REPLACE (n.child_number AS child_pseudonym)
             FROM {table} l JOIN child_numbers n ON n.child_pseudonym = l.child_pseudonym"""
         )
@@ -467,24 +473,32 @@ def _build_year(
     version = statistics_spec()["version"]
     kept = [month for month in as_of_months if month in keep]
     fingerprints = {month: state.fingerprint(paths, month) for month in kept}
-    rows = {}
-    for name in names:
+
+    def build(name: str) -> int:
+        # Each statistic on a cursor of its own (its parts are temp tables there); the shared entries
+        # are read-only by now, and two statistics at a time use the core a month's small queries leave idle.
+        cur = con.cursor()
+        _register_codes(cur)
         parts = parts_sql(name, state.folder(paths, name, since) if since else None, since)
         for part, sql in parts.items():
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS {sql}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE result AS {result_sql(name)}")
+            cur.execute(f"CREATE OR REPLACE TEMP TABLE {part} AS {sql}")
+        cur.execute(f"CREATE OR REPLACE TEMP TABLE result AS {result_sql(name)}")
         for month in as_of_months:
             with atomic_dir(paths.statistics / name / f"as_of_month={month}") as out:
-                con.execute(
+                cur.execute(
                     f"""COPY (SELECT * FROM result WHERE as_of_month = '{month}') TO '{out / STATISTICS_FILE}'
                     (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{statistic: '{name}', as_of_month: '{month}',
                      contract: 'statistics v{version}', disclosure_control: 'none (internal)', data: '{label}'}})"""
                 )
         for month in kept:
-            _keep_state(con, paths, name, month, list(parts), fingerprints[month])
-        rows[name] = db.scalar(con, "SELECT count(*) FROM result")
-        for part in parts:
-            con.execute(f"DROP TABLE {part}")
+            _keep_state(cur, paths, name, month, list(parts), fingerprints[month])
+        count = db.scalar(cur, "SELECT count(*) FROM result")
+        cur.close()
+        return count
+
+    # Without a carried state a year's parts are large: one at a time keeps the peak within bounds.
+    with ThreadPoolExecutor(max_workers=2 if since else 1) as pool:
+        rows = dict(zip(names, pool.map(build, names), strict=True))
     con.close()
     return rows
 

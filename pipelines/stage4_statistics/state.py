@@ -7,9 +7,10 @@ monthly load then reads the month's new entries and the histories of the reports
 not two years of register.
 
 A state is used only while the register it was computed from is in place: it records a fingerprint of
-the register partitions up to P (each partition's random write id), the statistics contract and the
-settings. A re-delivered month rewrites its partition, so every state from that month on stops matching
-and the run computes from the register instead. The parts are aggregates per group (no pseudonym).
+the register partitions up to P (the SHA-256 stage 3 writes beside each), the statistics contract and
+the settings. A re-delivered month that changes its partition makes every state from that month on stop
+matching, and the run computes from the register instead. The parts are aggregates per group (no
+pseudonym); the undecided reports carried for delivery monitoring are keys (municipality, report id).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import yaml
 from cryptography.hazmat.primitives import hashes
 
 from pipelines.core.settings import SCHEMAS, Paths, settings
-from pipelines.stage3_register.register import REGISTER_FILE, WRITE_ID
+from pipelines.stage3_register.register import DIGEST_FILE
 
 # Bump when what a part holds changes: older states then no longer match and are recomputed.
 STATE_VERSION = "1"
@@ -33,7 +34,7 @@ def folder(paths: Paths, name: str, month: str) -> Path:
 
 
 def fingerprint(paths: Paths, month: str) -> str | None:
-    """What statistics as of ``month`` depend on; None if a register partition has no write id."""
+    """What statistics as of ``month`` depend on; None if a register partition has no digest."""
     digest = hashes.Hash(hashes.SHA256())
     contract = (SCHEMAS / "statistics.yaml").read_bytes()
     rules = yaml.safe_dump({k: settings()[k] for k in ("statistics", "decisions", "demo")}).encode()
@@ -43,11 +44,10 @@ def fingerprint(paths: Paths, month: str) -> str | None:
     for partition in partitions:
         if partition.name.split("=")[1] > month:
             continue
-        ids = pq.read_metadata(partition / REGISTER_FILE).metadata or {}
-        write_id = ids.get(WRITE_ID.encode())
-        if write_id is None:
+        written = partition / DIGEST_FILE
+        if not written.exists():
             return None
-        digest.update(partition.name.encode() + b"=" + write_id + b"\0")
+        digest.update(partition.name.encode() + b"=" + written.read_bytes().strip() + b"\0")
     return digest.finalize().hex()
 
 
