@@ -140,12 +140,14 @@ def unrecognised_files(landing: Path) -> list[str]:
         return []
     pattern = re.compile(settings()["masking"]["identifier_regex"])
     names = []
-    for path in sorted(landing.iterdir()):
-        if path.is_file() and not path.name.startswith("."):
-            try:
-                parse_file_name(path)
-            except FileRejected:
-                names.append(pattern.sub("XXXXXX-XXXX", path.name))
+    # Names, not Path objects: sorting and stat-ing 35,000 Paths took half a second on every load.
+    with os.scandir(landing) as entries:
+        listed = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
+    for name in listed:
+        try:
+            parse_file_name(Path(name))
+        except FileRejected:
+            names.append(pattern.sub("XXXXXX-XXXX", name))
     return names
 
 

@@ -46,7 +46,7 @@ pytestmark = pytest.mark.slow
 FIRST, LAST = "2025-01", "2025-02"
 MUNICIPALITIES = ["0114", "0180", "2580"]
 KEY = secrets.token_hex(32)  # shared by every home, so pseudonyms are comparable
-OUTPUT_STAGES = ("2_pseudonymised", "3_register", "4_statistics")
+OUTPUT_STAGES = ("2_pseudonymised", "3_register", "4_statistics", "4_statistics_state")
 LATE_FILE_MUNICIPALITY = "0114"
 PARTITION_FOLDER = re.compile(r"^[a-z_]+=\d{4}-\d{2}$")  # extract_month=2025-01, as_of_month=2025-02, ...
 
@@ -285,7 +285,8 @@ def test_killed_loads_never_show_half_written_outputs_and_rerun_to_identical_res
         baseline = pool.submit(_load_ok, reference, count_renames=True)
         prepared = pool.submit(prepare_reload)
         renames = baseline.result()
-        # A first load renames each output into place once: 2 months × (stage 2, register, statistics).
+        # A first load renames each output into place once: 2 months × (stage 2, register, statistics,
+        # the state carried to the next load).
         assert renames == len(_outputs(reference)) >= 2 * 3
         fresh = pool.submit(_fresh_scenario, tmp_path, landing, renames)
         reloaded = pool.submit(_reload_scenario, tmp_path, prepared.result(), renames)
