@@ -16,6 +16,12 @@ the month a later entry of the same report replaces it (``valid_to``).
   month × group × value, summed over event months ≤ the as-of month, give the distribution as of that
   month; the discrete percentile (nearest rank, = DuckDB's ``quantile_disc``) is read off its running sum.
 
+All three are sums over extract months (a statistic's *parts*: counts, children by first month,
+histograms), so the parts as of a month P plus what the extracts after P added give the parts as of any
+later month. A run continues from the parts carried as of the month before it (module ``state``) when
+they match the register: it reads the reports the new extracts touch and the histories of the children
+in them, not years of register.
+
 Dimensions with a code list are completed to a full grid (a category with no reports is a 0, not a
 missing row), which disclosure control and researchers both rely on.
 """
@@ -131,11 +137,11 @@ def _in_window(period: str, as_of: str) -> str:
     return f"CAST(left({period}, 4) AS INTEGER) >= CAST(left({as_of}, 4) AS INTEGER) - {_earlier()}"
 
 
-def _carried(state: Path | None, part: str, select: str) -> str:
+def _carried(carried_from: Path | None, part: str, select: str) -> str:
     """A UNION branch adding a part's carried state (as of ``since``), or nothing without a state."""
-    if state is None:
+    if carried_from is None:
         return ""
-    return f" UNION ALL BY NAME SELECT {select} FROM read_parquet('{state / f'{part}.parquet'}')"
+    return f" UNION ALL BY NAME SELECT {select} FROM read_parquet('{carried_from / f'{part}.parquet'}')"
 
 
 def _histograms(table: dict[str, Any]) -> dict[tuple[str, str], str]:
@@ -153,10 +159,10 @@ def part_names(name: str) -> list[str]:
     return ["counted", *(f"{m}_values" for m in _distincts(table)), *_histograms(table).values()]
 
 
-def parts_sql(name: str, state: Path | None = None, since: str = "") -> dict[str, str]:
+def parts_sql(name: str, carried_from: Path | None = None, since: str = "") -> dict[str, str]:
     """The additive parts of statistic ``name`` as of every month in table ``as_of``: part → SELECT.
 
-    Each part as of month M is its state as of ``since`` (files in ``state``) plus what the extracts
+    Each part as of month M is its state as of ``since`` (files in ``carried_from``) plus what the extracts
     after ``since`` added; without a state, everything the register holds up to M.
     """
     table = statistics_spec()["tables"][name]
@@ -171,7 +177,7 @@ def parts_sql(name: str, state: Path | None = None, since: str = "") -> dict[str
                  {", ".join(f"sum(d.{m})::BIGINT AS {m}" for m in counts)}
           FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month, {deltas}
                 FROM {_events(table, since)}
-                GROUP BY {grouping}{_carried(state, "counted", f"*, '{since}' AS event_month")}) d
+                GROUP BY {grouping}{_carried(carried_from, "counted", f"*, '{since}' AS event_month")}) d
           JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
           GROUP BY ALL"""
     }
@@ -180,7 +186,9 @@ def parts_sql(name: str, state: Path | None = None, since: str = "") -> dict[str
         first_grouping, first_select = _grouping(table, column)
         first = f"greatest(valid_from, {lookup})" if lookup else "valid_from"
         counted_rows = f"{column} IS NOT NULL" + (f" AND {lookup} IS NOT NULL" if lookup else "")
-        carried = _carried(state, f"{m}_values", f"* EXCLUDE ({m}), {m} AS n, '{since}' AS first_month")
+        carried = _carried(
+            carried_from, f"{m}_values", f"* EXCLUDE ({m}), {m} AS n, '{since}' AS first_month"
+        )
         parts[f"{m}_values"] = f"""
           SELECT a.as_of_month, {", ".join("f." + k for k in GROUP + dims)}, sum(f.n)::BIGINT AS {m}
           FROM (SELECT {keys}, first_month, count(*) AS n FROM (
@@ -198,7 +206,7 @@ def parts_sql(name: str, state: Path | None = None, since: str = "") -> dict[str
           FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month,
                        {of} AS value, sum(sign) AS n
                 FROM {_events(table, since)} WHERE ({where}) AND {of} IS NOT NULL
-                GROUP BY {grouping}{_carried(state, hist, f"*, '{since}' AS event_month")}) d
+                GROUP BY {grouping}{_carried(carried_from, hist, f"*, '{since}' AS event_month")}) d
           JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
           GROUP BY ALL HAVING sum(d.n) > 0"""
     return parts
@@ -443,7 +451,7 @@ def build_statistics(
     The months are done one calendar year at a time, each in one query per part and statistic: a year's
     as-of months need only its own and the earlier years' arrivals, so a 10-year backfill holds two
     years of register entries in memory at a time, not ten. Each year continues from the state carried
-    as of the month before it when that state matches the register (``state``; ``carry=False`` computes
+    as of the month before it when that state matches the register (module ``state``; ``carry=False`` computes
     from the register alone), and the run keeps the states the next year and the next load start from.
     """
     names = names or table_names()
