@@ -434,11 +434,20 @@ def _number_children(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP TABLE child_numbers")
 
 
-def data_label(con: duckdb.DuckDBPyConnection) -> str:
-    """'real' or the synthetic-data label, decided by the demo's report id prefix (settings.yaml)."""
+def data_label(con: duckdb.DuckDBPyConnection, paths: Paths) -> str:
+    """'real' or the synthetic-data label, decided by the demo's report id prefix (settings.yaml).
+
+    From the entries read; when they are none (a run continuing from a carried state over months
+    that delivered nothing), from the register.
+    """
     demo = settings()["demo"]
     prefix = demo["report_id_prefix"].replace("'", "''")
-    synthetic = db.scalar(con, f"SELECT count(*) FROM entries WHERE starts_with(report_id, '{prefix}')")
+    source = "entries"
+    if not db.scalar(con, "SELECT count(*) FROM entries"):
+        source = f"read_parquet('{paths.register / 'extract_month=*' / REGISTER_FILE}')"
+    synthetic = db.scalar(
+        con, f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE starts_with(report_id, '{prefix}') LIMIT 1)"
+    )
     return demo["label"] if synthetic else "real"
 
 
@@ -477,7 +486,7 @@ def _build_year(
     _load_lookups(con, paths, as_of_months, names)
     if not since:  # with a carried state the entries are a month's children: strings cost little there
         _number_children(con)
-    label = data_label(con).replace("'", "''")
+    label = data_label(con, paths).replace("'", "''")
     version = statistics_spec()["version"]
     kept = [month for month in as_of_months if month in keep]
     fingerprints = {month: state.fingerprint(paths, month) for month in kept}
@@ -506,7 +515,9 @@ def _build_year(
 
     # Without a carried state a year's parts are large: one at a time keeps the peak within bounds.
     with ThreadPoolExecutor(max_workers=2 if since else 1) as pool:
-        rows = dict(zip(names, pool.map(build, names), strict=True))
+        # The statistics with most parts first, so the longest is not the last to start.
+        ordered = sorted(names, key=lambda name: -len(part_names(name)))
+        rows = dict(zip(ordered, pool.map(build, ordered), strict=True))
     con.close()
     return rows
 

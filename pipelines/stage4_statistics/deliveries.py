@@ -219,7 +219,7 @@ def build_deliveries(home: Paths, months: list[str], carry: bool = True) -> dict
         )
         for month in sorted(state.months_to_keep(months)):
             _keep_state(con, home, month)
-        label = data_label(con).replace("'", "''")
+        label = data_label(con, home).replace("'", "''")
         for month in months:
             for table, sql in zip(TABLES, (deliveries_sql, by_reason_sql), strict=True):
                 with atomic_dir(home.statistics / table / f"as_of_month={month}") as out:

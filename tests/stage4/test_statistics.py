@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from pipelines.core import db
 from pipelines.core.schemas import codes, statistics_spec
 from pipelines.core.settings import Paths, paths
+from pipelines.core.settings import settings as settings_yaml
 from pipelines.stage3_register.register import REGISTER_FILE
 from pipelines.stage4_statistics.compute import STATISTICS_FILE, build_statistics, table_names
 from tests.registers import history_across_years, random_register, write_partitions
@@ -249,3 +250,20 @@ def test_a_state_is_not_carried_from_a_register_that_has_changed(statistics_home
     write_partitions(statistics_home, entries[entries.valid_from == "2024-11"])
     build_statistics(statistics_home, ["2024-12"], ["reports"], carry=False)
     assert pq.read_table(path).to_pylist() != after, "the re-delivery changed nothing: a vacuous test"
+
+
+def test_synthetic_data_stay_labelled_when_a_month_continues_from_the_state_with_nothing_new(
+    statistics_home: Paths,
+) -> None:
+    """The label (real or synthetic) goes into every file's metadata and on to the release: a month that
+    delivered nothing (no entries read when continuing from the state) must not turn synthetic data real."""
+    shutil.rmtree(statistics_home.data, ignore_errors=True)
+    demo = settings_yaml()["demo"]
+    entries = history_across_years(11, 120)
+    entries["report_id"] = demo["report_id_prefix"] + entries["report_id"]
+    write_partitions(statistics_home, entries)
+    for month in ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02", "2025-03"]:
+        build_statistics(statistics_home, [month], ["reports"])
+        path = statistics_home.statistics / "reports" / f"as_of_month={month}" / STATISTICS_FILE
+        assert pq.read_metadata(path).metadata[b"data"] == demo["label"].encode(), month
+    assert not (statistics_home.register / "extract_month=2025-03").exists()
