@@ -17,6 +17,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,25 @@ class Landed:
     ignored_columns: list[str] = field(default_factory=list)
 
 
+@cache
+def _compiled(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(pattern, flags)
+
+
+def _name_rules() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(what looks like a personnummer, the landing file name pattern), from settings.yaml."""
+    return (
+        _compiled(settings()["masking"]["identifier_regex"]),
+        _compiled(settings()["extract"]["file_name_pattern"], re.IGNORECASE),
+    )
+
+
+def is_delivery_name(name: str) -> bool:
+    """Whether :func:`parse_file_name` accepts ``name`` (without building its error)."""
+    identifier, pattern = _name_rules()
+    return identifier.search(name) is None and pattern.match(name) is not None
+
+
 def parse_file_name(path: Path) -> tuple[str, str]:
     """(municipality code, period YYYY-MM) from a landing file name, per settings.yaml's pattern."""
     masked = masked_name(path.name)
@@ -65,7 +85,7 @@ def parse_file_name(path: Path) -> tuple[str, str]:
             f"The file name {masked!r} contains what looks like a personnummer; rename it to"
             " <kommunkod>_<ÅÅÅÅ-MM>.csv|.txt|.xlsx.",
         )
-    match = re.match(settings()["extract"]["file_name_pattern"], path.name, flags=re.IGNORECASE)
+    match = _name_rules()[1].match(path.name)
     if not match:
         raise FileRejected(
             "filnamn",
@@ -76,7 +96,7 @@ def parse_file_name(path: Path) -> tuple[str, str]:
 
 def masked_name(name: str) -> str:
     """A file name with anything that looks like a personnummer replaced, safe to log and store."""
-    return re.sub(settings()["masking"]["identifier_regex"], "XXXXXX-XXXX", name)
+    return _name_rules()[0].sub("XXXXXX-XXXX", name)
 
 
 def read_extract(path: Path, content: bytes | None = None) -> Landed:
