@@ -415,21 +415,17 @@ def _number_children(con: duckdb.DuckDBPyConnection) -> None:
         WHERE child_pseudonym IS NOT NULL"""
     )
     # child_entries is a view of entries without a carried state, a table of its own with one.
-    for (table,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE table_name IN ('entries', 'child_entries')"
-    ).fetchall():
+    numbered = con.execute(
+        """SELECT table_name FROM duckdb_tables()
+        WHERE table_name IN ('entries', 'child_entries') OR starts_with(table_name, 'lookup_')"""
+    ).fetchall()
+    for (table,) in numbered:
+        # Entries keep their rows about unidentified children (no number); every lookup row has one.
+        join = "JOIN" if table.startswith("lookup_") else "LEFT JOIN"
         con.execute(
             f"""CREATE OR REPLACE TABLE {table} AS
-            SELECT e.* REPLACE (n.child_number AS child_pseudonym)
-            FROM {table} e LEFT JOIN child_numbers n ON n.child_pseudonym = e.child_pseudonym"""
-        )
-    for (table,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, 'lookup_')"
-    ).fetchall():
-        con.execute(
-            f"""CREATE OR REPLACE TABLE {table} AS
-            SELECT l.* REPLACE (n.child_number AS child_pseudonym)
-            FROM {table} l JOIN child_numbers n ON n.child_pseudonym = l.child_pseudonym"""
+            SELECT t.* REPLACE (n.child_number AS child_pseudonym)
+            FROM {table} t {join} child_numbers n ON n.child_pseudonym = t.child_pseudonym"""
         )
     con.execute("DROP TABLE child_numbers")
 
