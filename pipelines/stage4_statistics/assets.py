@@ -47,11 +47,17 @@ def _spec(name: str) -> AssetSpec:
 def statistics(context: AssetExecutionContext) -> Iterator[MaterializeResult]:
     """Every statistic as of each extract month in the run, by month and year of arrival × riket/län/kommun."""
     wanted = [key.path[-1].removeprefix("statistics_") for key in context.selected_asset_keys]
-    rows = build_statistics(paths(), months_of(context), wanted)
+    built = build_statistics(paths(), months_of(context), wanted)
+    # Which carried states the run continued from (none: every year computed from the register).
+    continued = ", ".join(built.continued_from) or "none"
     for name in wanted:
         yield MaterializeResult(
             asset_key=f"statistics_{name}",
-            metadata={"as_of_months": len(months_of(context)), "rows": rows[name]},
+            metadata={
+                "as_of_months": len(months_of(context)),
+                "rows": built.rows[name],
+                "continued_from_state_as_of": continued,
+            },
         )
 
 

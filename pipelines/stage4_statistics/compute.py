@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import shutil
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -447,12 +448,20 @@ def data_label(con: duckdb.DuckDBPyConnection, paths: Paths) -> str:
     return demo["label"] if synthetic else "real"
 
 
+@dataclass
+class Built:
+    """What a run of the statistics wrote: rows per table, and the carried states it continued from."""
+
+    rows: dict[str, int]
+    continued_from: list[str] = field(default_factory=list)
+
+
 def build_statistics(
     paths: Paths, as_of_months: list[str], names: list[str] | None = None, carry: bool = True
-) -> dict[str, int]:
+) -> Built:
     """Compute each statistic for every as-of month; write one folder per as-of month.
 
-    ``4_statistics/<name>/as_of_month=M/data.parquet``, each swapped in whole. Returns rows per table.
+    ``4_statistics/<name>/as_of_month=M/data.parquet``, each swapped in whole.
     The months are done one calendar year at a time, each in one query per part and statistic: a year's
     as-of months need only its own and the earlier years' arrivals, so a 10-year backfill holds two
     years of register entries in memory at a time, not ten. Each year continues from the state carried
@@ -460,18 +469,20 @@ def build_statistics(
     from the register alone), and the run keeps the states the next year and the next load start from.
     """
     names = names or table_names()
-    rows = dict.fromkeys(names, 0)
+    built = Built(dict.fromkeys(names, 0))
     keep = state.months_to_keep(as_of_months)
     parts = {name: part_names(name) for name in names}
     for year in sorted({month[:4] for month in as_of_months}):
         chunk = sorted(month for month in as_of_months if month.startswith(year))
         since = state.previous_month(chunk[0])
-        if not (carry and state.usable(paths, names, since, parts)):
+        if carry and state.usable(paths, names, since, parts):
+            built.continued_from.append(since)
+        else:
             since = ""
         for name, n in _build_year(paths, chunk, names, since, keep).items():
-            rows[name] += n
+            built.rows[name] += n
     build_population(paths)  # the denominators, when a population file is supplied
-    return rows
+    return built
 
 
 def _build_year(

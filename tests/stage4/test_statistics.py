@@ -213,12 +213,14 @@ def test_a_run_over_many_months_equals_each_month_on_its_own(
         build_statistics(statistics_home, [month], carry=False)
     alone = written()
     # Month by month as loads run, each continuing from the state the previous one kept.
-    for month in months:
-        build_statistics(statistics_home, [month])
+    for before, month in zip(["2024-09", *months], months, strict=False):
+        built = build_statistics(statistics_home, [month])
+        assert built.continued_from == ([before] if month != months[0] else [])
     continued = written()
-    # One run continuing from the state as of 2024-11 (the December one is recomputed).
+    # One run continuing from the state as of 2024-11 (the December one is recomputed: its year, 2025,
+    # continues from it in turn).
     shutil.rmtree(statistics_home.statistics_state / "reports" / "as_of_month=2024-12")
-    build_statistics(statistics_home, months[2:])
+    assert build_statistics(statistics_home, months[2:]).continued_from == ["2024-11", "2024-12"]
     resumed = written()
     assert sum(t.num_rows for t in together.values()) > 0
     for key, table in together.items():
