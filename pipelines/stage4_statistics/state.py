@@ -37,6 +37,7 @@ def fingerprint(paths: Paths, month: str) -> str | None:
     """What statistics as of ``month`` depend on; None if a register partition has no digest."""
     digest = hashes.Hash(hashes.SHA256())
     contract = (SCHEMAS / "statistics.yaml").read_bytes()
+    # The settings statistics read: earlier years covered, the decision deadline, the synthetic label.
     rules = yaml.safe_dump({k: settings()[k] for k in ("statistics", "decisions", "demo")}).encode()
     for part in (STATE_VERSION.encode(), contract, rules):
         digest.update(part + b"\0")
