@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 from cryptography.hazmat.primitives import hashes
@@ -60,9 +61,10 @@ def usable(paths: Paths, names: list[str], month: str, parts: dict[str, list[str
     for name in names:
         for part in parts[name]:
             path = folder(paths, name, month) / f"{part}.parquet"
-            if not path.exists():
+            try:
+                found = (pq.read_metadata(path).metadata or {}).get(FINGERPRINT.encode())
+            except (OSError, pa.ArrowException):  # missing or damaged: computed from the register instead
                 return False
-            found = (pq.read_metadata(path).metadata or {}).get(FINGERPRINT.encode())
             if found != expected.encode():
                 return False
     return True

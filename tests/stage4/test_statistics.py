@@ -269,3 +269,17 @@ def test_synthetic_data_stay_labelled_when_a_month_continues_from_the_state_with
         path = statistics_home.statistics / "reports" / f"as_of_month={month}" / STATISTICS_FILE
         assert pq.read_metadata(path).metadata[b"data"] == demo["label"].encode(), month
     assert not (statistics_home.register / "extract_month=2025-03").exists()
+
+
+def test_a_damaged_state_is_computed_around_not_an_error(statistics_home: Paths) -> None:
+    shutil.rmtree(statistics_home.data, ignore_errors=True)
+    write_partitions(statistics_home, history_across_years(5, 150))
+    for month in ["2024-10", "2024-11"]:
+        build_statistics(statistics_home, [month], ["reports"])
+    assert build_statistics(statistics_home, ["2024-12"], ["reports"]).continued_from == ["2024-11"]
+    path = statistics_home.statistics / "reports" / "as_of_month=2024-12" / STATISTICS_FILE
+    carried = pq.read_table(path).to_pylist()
+    damaged = statistics_home.statistics_state / "reports" / "as_of_month=2024-11" / "counted.parquet"
+    damaged.write_bytes(damaged.read_bytes()[:100])  # a truncated file: no footer
+    assert build_statistics(statistics_home, ["2024-12"], ["reports"]).continued_from == []
+    assert pq.read_table(path).to_pylist() == carried
