@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+from dagster import AssetKey, DagsterInstance
+
 from pipelines.cli import main
 from pipelines.core import db
 from pipelines.core.settings import Paths
 from tests.extracts import child, dash12, write_semicolon
 
 
-def _jan_reports(home: Paths, as_of: str) -> int:
+def _jan_reports(home: Paths, as_of: str, period: str = "2025-01") -> int:
     path = home.statistics / "reports" / f"as_of_month={as_of}" / "data.parquet"
     return db.one(
-        f"SELECT reports FROM read_parquet('{path}') WHERE geo_level = 'riket' AND period = '2025-01'"
+        f"SELECT reports FROM read_parquet('{path}') WHERE geo_level = 'riket' AND period = '{period}'"
     )[0]
 
 
@@ -48,3 +50,13 @@ def test_corrected_earlier_month_recomputes_later_statistics(home: Paths, key, c
     out = capsys.readouterr().out
     assert "recomputing 2025-01 … 2025-03" in out
     assert [_jan_reports(home, m) for m in ("2025-01", "2025-02", "2025-03")] == [2, 2, 2]
+
+    # A correction of the latest month continues from the state kept as of the month before it (the
+    # January correction rewrote every partition, and with them the states it kept).
+    march = ["0180", "M03", kids[4], "2025-03-03", "SKO", "B3", "inleds_ej", "2025-03-05", ""]
+    write_semicolon(home.landing / "0180_2025-03.csv", [march, [*march[:1], "M03b", kids[3], *march[3:]]])
+    assert main(["load", "--month", "2025-03"]) == 0
+    event = DagsterInstance.get().get_latest_materialization_event(AssetKey("statistics_reports"))
+    assert event.asset_materialization.metadata["continued_from_state_as_of"].value == "2025-02"
+    assert _jan_reports(home, "2025-03", period="2025-03") == 2
+    assert _jan_reports(home, "2025-03") == 2
