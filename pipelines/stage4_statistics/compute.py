@@ -317,8 +317,8 @@ def _register_codes(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: list[str], since: str) -> None:
-    """Temp tables ``entries`` (with valid_to), ``child_entries`` and ``as_of``, limited to the arrival
-    years needed.
+    """Tables ``entries`` (with valid_to), ``child_entries`` and ``as_of``, limited to the arrival years
+    needed; ordinary tables of the in-memory database, so that the statistics' cursors share them.
 
     Without a carried state (``since`` = ''), both are every entry of those years. With a state as of
     ``since``, only what can change a part after it: ``entries`` holds the reports with an entry after
@@ -364,7 +364,7 @@ def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: li
 
 
 def _load_earlier_report_from(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: list[str]) -> None:
-    """Temp table ``lookup_earlier_report_from``: per (child, date received) the first extract month that
+    """Table ``lookup_earlier_report_from``: per (child, date received) the first extract month that
     held another report about the child received min_days..max_days before (statistics.yaml lookups).
 
     Read from the register itself, not ``entries``: the earlier report may have arrived before the first
@@ -405,7 +405,8 @@ def _load_lookups(
 
 
 def _number_children(con: duckdb.DuckDBPyConnection) -> None:
-    """Replace the 64-character pseudonym by a dense integer in the entries and the lookup tables.
+    """Replace the 64-character pseudonym by a dense integer in ``entries`` and the lookup tables
+    (``child_entries`` is then a view of ``entries``: computed from the register, not a carried state).
 
     One-to-one within the connection, so every distinct count is unchanged; the hash tables that count
     distinct children per group hold 4-byte keys instead of strings, which halves a year's peak memory.
@@ -414,13 +415,10 @@ def _number_children(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(
         """CREATE OR REPLACE TABLE child_numbers AS
         SELECT child_pseudonym, (row_number() OVER ())::INTEGER AS child_number
-        FROM (SELECT child_pseudonym FROM entries UNION SELECT child_pseudonym FROM child_entries)
-        WHERE child_pseudonym IS NOT NULL"""
+        FROM (SELECT DISTINCT child_pseudonym FROM entries WHERE child_pseudonym IS NOT NULL)"""
     )
-    # child_entries is a view of entries without a carried state, a table of its own with one.
     numbered = con.execute(
-        """SELECT table_name FROM duckdb_tables()
-        WHERE table_name IN ('entries', 'child_entries') OR starts_with(table_name, 'lookup_')"""
+        "SELECT table_name FROM duckdb_tables() WHERE table_name = 'entries' OR starts_with(table_name, 'lookup_')"
     ).fetchall()
     for (table,) in numbered:
         # Entries keep their rows about unidentified children (no number); every lookup row has one.
