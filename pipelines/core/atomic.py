@@ -70,16 +70,22 @@ def remove_stale_temporaries(folder: Path) -> int:
     """
     if not folder.exists():
         return 0
-    handled = 0
-    for path in sorted(folder.rglob(".old-*")):
+    old_versions, unfinished = [], []
+    # One walk (it runs before every load, over a data folder of years: tens of thousands of files).
+    for parent, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            if name.startswith(".old-"):
+                old_versions.append(Path(parent) / name)
+            elif name.startswith(".tmp-"):
+                unfinished.append(Path(parent) / name)
+        dirs[:] = [d for d in dirs if not d.startswith((".old-", ".tmp-"))]
+    for path in sorted(old_versions):
         name = path.name[len(".old-") :].rsplit("-", 1)[0]
         target = path.parent / name
         if not target.exists():
             os.replace(path, target)
         else:
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-        handled += 1
-    for path in sorted(folder.rglob(".tmp-*")):
+    for path in sorted(unfinished):
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
-        handled += 1
-    return handled
+    return len(old_versions) + len(unfinished)

@@ -54,3 +54,25 @@ def test_crash_between_the_two_renames_is_recovered(tmp_path: Path, monkeypatch)
     assert remove_stale_temporaries(tmp_path) >= 1
     assert (target / "data.txt").read_text() == "good"
     assert [p.name for p in tmp_path.iterdir()] == ["m"]
+
+
+def test_leftovers_are_found_at_any_depth_and_only_they_are_touched(tmp_path: Path) -> None:
+    """The clean-up before a load walks the whole data folder once: leftovers of a folder swap deep in
+    the statistics, of a file write in the archive, and an old version whose swap never happened."""
+    deep = tmp_path / "4_statistics" / "reports"
+    (deep / "as_of_month=2025-03").mkdir(parents=True)
+    (deep / "as_of_month=2025-03" / "data.parquet").write_text("current")
+    (deep / ".tmp-as_of_month=2025-04-0badc0de").mkdir()
+    (deep / ".tmp-as_of_month=2025-04-0badc0de" / "data.parquet").write_text("half")
+    archive = tmp_path / "1_archive" / "extract_month=2025-04"
+    archive.mkdir(parents=True)
+    (archive / ".tmp-1234abcd-0180_2025-04.csv.enc").write_text("half")
+    (archive / "0114_2025-04.csv.enc").write_text("whole")
+    register = tmp_path / "3_register"
+    (register / ".old-extract_month=2025-02-feedbeef").mkdir(parents=True)
+    (register / ".old-extract_month=2025-02-feedbeef" / "register.parquet").write_text("last good")
+    assert remove_stale_temporaries(tmp_path) == 3
+    assert [p.name for p in deep.iterdir()] == ["as_of_month=2025-03"]
+    assert [p.name for p in archive.iterdir()] == ["0114_2025-04.csv.enc"]
+    assert (register / "extract_month=2025-02" / "register.parquet").read_text() == "last good"
+    assert remove_stale_temporaries(tmp_path) == 0
