@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from dagster import AssetKey, DagsterInstance
 
@@ -76,6 +78,21 @@ def test_checks_passed_and_all_partitions_materialised(demo_run: Paths) -> None:
     for asset in ["pseudonymised_reports", "report_register", "statistics_reports"]:
         materialised = instance.get_materialized_partitions(AssetKey(asset))
         assert {f"2025-{m:02d}" for m in range(1, 13)} <= materialised, asset
+
+
+def test_dagster_storage_is_where_dagster_yaml_and_the_readme_say(demo_run: Paths) -> None:
+    """The documented layout under $DAGSTER_HOME: runs, one event database per run plus the index, and
+    no IO-manager pickles (the assets write their own files and return metadata only)."""
+    dagster_home = demo_run.home / "dagster"
+    runs = sqlite3.connect(dagster_home / "history" / "runs.db")
+    run_ids = [run_id for (run_id,) in runs.execute("SELECT run_id FROM runs")]
+    runs.close()
+    assert len(run_ids) >= 2  # the load and the release
+    for run_id in run_ids:
+        assert (dagster_home / "history" / "runs" / f"{run_id}.db").exists()
+    assert (dagster_home / "history" / "runs" / "index.db").exists()
+    pickles = [p for p in (dagster_home / "storage").rglob("*") if p.is_file()]
+    assert pickles == []
 
 
 def test_national_figures_add_up(demo_run: Paths) -> None:
