@@ -40,9 +40,9 @@ def main() -> None:
         "dagster",
     ]:
         shutil.rmtree(home / stale, ignore_errors=True)
-    os.environ.update(
-        OROSTAT_HOME=str(home), DAGSTER_HOME=str(home / "dagster"), OROSTAT_KEY=secrets.token_hex(32)
-    )
+    # A fresh key unless one is given (OROSTAT_KEY): with a known key, the loaded data can be profiled later.
+    os.environ.update(OROSTAT_HOME=str(home), DAGSTER_HOME=str(home / "dagster"))
+    os.environ.setdefault("OROSTAT_KEY", secrets.token_hex(32))
     os.environ.pop("OROSTAT_KEY_FILE", None)
 
     from pipelines.core.run import run_months, run_release
