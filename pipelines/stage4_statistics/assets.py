@@ -87,10 +87,15 @@ def delivery_monitoring(context: AssetExecutionContext) -> MaterializeResult:
     operational. Written to 4_statistics/deliveries/ and 4_statistics/deliveries_by_reason/ per as-of month;
     columns in schemas/deliveries.yaml.
     """
-    missing = build_deliveries(paths(), months_of(context))
-    gaps = {month: codes for month, codes in missing.items() if codes}
+    monitored = build_deliveries(paths(), months_of(context))
+    gaps = {month: codes for month, codes in monitored.missing.items() if codes}
     return MaterializeResult(
-        metadata={"extract_months": len(missing), "months_with_missing_municipalities": len(gaps)},
+        metadata={
+            "extract_months": len(monitored.missing),
+            "months_with_missing_municipalities": len(gaps),
+            # The carried state of undecided reports the run continued from ("none": the whole register).
+            "continued_from_state_as_of": monitored.continued_from or "none",
+        },
         check_results=[
             AssetCheckResult(
                 check_name=EVERY_MUNICIPALITY,

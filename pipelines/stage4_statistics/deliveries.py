@@ -9,6 +9,7 @@ Operational counts about files and reports: no child is described, no identifier
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -198,8 +199,17 @@ def _keep_state(con, home: Paths, month: str) -> None:
         )
 
 
-def build_deliveries(home: Paths, months: list[str], carry: bool = True) -> dict[str, list[str]]:
-    """Write both tables for every month; return the municipality codes missing per month.
+@dataclass
+class Monitored:
+    """What a run of delivery monitoring found: the municipality codes missing per month, and the
+    carried state it continued from (None: computed from the whole register)."""
+
+    missing: dict[str, list[str]]
+    continued_from: str | None
+
+
+def build_deliveries(home: Paths, months: list[str], carry: bool = True) -> Monitored:
+    """Write both tables for every month; return the municipalities missing per month.
 
     Continues from the undecided reports carried as of the month before the run when they match the
     register (see ``state``; ``carry=False`` reads the whole register)."""
@@ -236,4 +246,4 @@ def build_deliveries(home: Paths, months: list[str], carry: bool = True) -> dict
             missing[month] = [code for (code,) in rows]
     finally:
         con.close()
-    return missing
+    return Monitored(missing, since or None)

@@ -199,12 +199,14 @@ def test_monthly_loads_continuing_from_the_carried_state_count_what_the_whole_re
     def written() -> dict[str, list[dict]]:
         return {month: list(_table(home, "deliveries", month).values()) for month in months}
 
-    build_deliveries(home, months, carry=False)
+    assert build_deliveries(home, months, carry=False).continued_from is None
     whole = written()
-    for month in months:
-        build_deliveries(home, [month])
+    for before, month in zip(["2024-09", *months], months, strict=False):
+        built = build_deliveries(home, [month])
+        assert built.continued_from == (before if month != months[0] else None)
     continued = written()
-    build_deliveries(home, months[2:])  # one run continuing from the state as of 2024-11
+    # one run continuing from the state as of 2024-11
+    assert build_deliveries(home, months[2:]).continued_from == "2024-11"
     resumed = written()
     assert (
         sum(r["undecided_over_deadline"] + r["late_decisions"] for rows in whole.values() for r in rows) > 0

@@ -56,7 +56,8 @@ def test_corrected_earlier_month_recomputes_later_statistics(home: Paths, key, c
     march = ["0180", "M03", kids[4], "2025-03-03", "SKO", "B3", "inleds_ej", "2025-03-05", ""]
     write_semicolon(home.landing / "0180_2025-03.csv", [march, [*march[:1], "M03b", kids[3], *march[3:]]])
     assert main(["load", "--month", "2025-03"]) == 0
-    event = DagsterInstance.get().get_latest_materialization_event(AssetKey("statistics_reports"))
-    assert event.asset_materialization.metadata["continued_from_state_as_of"].value == "2025-02"
+    for asset in ("statistics_reports", "delivery_monitoring"):
+        event = DagsterInstance.get().get_latest_materialization_event(AssetKey(asset))
+        assert event.asset_materialization.metadata["continued_from_state_as_of"].value == "2025-02", asset
     assert _jan_reports(home, "2025-03", period="2025-03") == 2
     assert _jan_reports(home, "2025-03") == 2
