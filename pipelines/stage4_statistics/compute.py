@@ -5,8 +5,9 @@ next. Rather than rebuild the register as of each month and aggregate it again (
 months × reports), the register is read as events: an entry counts from its ``valid_from`` month until
 the month a later entry of the same report replaces it (``valid_to``).
 
-* ``count`` measures: +1/−1 deltas per event month are aggregated at every grouping (GROUPING SETS give
-  riket/län/kommun × month/year in one pass) and summed over event months ≤ the as-of month. Exact.
+* ``count`` measures: +1/−1 deltas per event month are aggregated at the finest grain (month of arrival ×
+  municipality × dimensions), rolled up to every grouping (GROUPING SETS give riket/län/kommun ×
+  month/year) and summed over event months ≤ the as-of month. Exact.
 * ``distinct`` measures (children): a child counts in a group from the first extract in which one of its
   reports falls in that group. Exact as long as a later extract does not move a report to another group
   (change its date received, municipality, age band or sex); the register's metadata counts such
@@ -217,19 +218,14 @@ def parts_sql(name: str, carried_from: Path | None = None, since: str = "") -> d
           GROUP BY ALL"""
     for (of, where), hist in _histograms(table).items():
         grouping, group_select = _grouping(table, "event_month", (of,))
+        events = _events(table, since)
+        finest = _finest(
+            table, f"event_month, {of}, sum(sign) AS n", events, f"({where}) AND {of} IS NOT NULL"
+        )
         parts[hist] = f"""
           SELECT a.as_of_month, {", ".join("d." + k for k in GROUP + dims)}, d.value, sum(d.n) AS n
-          FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month, {
-            of
-        } AS value, sum(n) AS n
-                FROM ({
-            _finest(
-                table,
-                f"event_month, {of}, sum(sign) AS n",
-                _events(table, since),
-                f"({where}) AND {of} IS NOT NULL",
-            )
-        })
+          FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month, {of} AS value, sum(n) AS n
+                FROM ({finest})
                 GROUP BY {grouping}{_carried(carried_from, hist, f"*, '{since}' AS event_month")}) d
           JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
           GROUP BY ALL HAVING sum(d.n) > 0"""
