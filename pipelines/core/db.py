@@ -4,6 +4,9 @@ other use of its connection (``sql``, ``register``) until it is completed."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import duckdb
@@ -24,23 +27,34 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = 
 
 
 def one(sql: str) -> tuple[Any, ...]:
-    """The single row of a query, on a connection of its own."""
+    """The single row of a query, on a cursor of its own."""
     return rows(sql)[0]
 
 
-def rows(sql: str) -> list[tuple[Any, ...]]:
-    """Every row of a query, on a connection of its own."""
-    con = connect()
+@cache
+def _scratch() -> duckdb.DuckDBPyConnection:
+    """One in-memory database per process for the one-off queries below, which read files and create
+    nothing: opening a database costs ≈ 15 ms, a cursor on it ≈ 0.05 ms (a monthly load runs a dozen).
+    Processes are spawned, never forked, so no process inherits it."""
+    return connect()
+
+
+@contextmanager
+def _cursor() -> Iterator[duckdb.DuckDBPyConnection]:
+    cur = _scratch().cursor()
     try:
-        return con.execute(sql).fetchall()
+        yield cur
     finally:
-        con.close()
+        cur.close()
+
+
+def rows(sql: str) -> list[tuple[Any, ...]]:
+    """Every row of a query, on a cursor of its own."""
+    with _cursor() as cur:
+        return cur.execute(sql).fetchall()
 
 
 def table(sql: str) -> pa.Table:
-    """A query's result as an Arrow table, on a connection of its own."""
-    con = connect()
-    try:
-        return con.sql(sql).to_arrow_table()
-    finally:
-        con.close()
+    """A query's result as an Arrow table, on a cursor of its own."""
+    with _cursor() as cur:
+        return cur.sql(sql).to_arrow_table()
