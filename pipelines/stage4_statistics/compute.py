@@ -499,6 +499,8 @@ def build_statistics(
             since = ""
         for name, n in _build_year(paths, chunk, names, since, keep).items():
             built.rows[name] += n
+    for name in names:
+        state.prune(paths, name, keep)
     build_population(paths)  # the denominators, when a population file is supplied
     return built
 

@@ -227,8 +227,10 @@ def build_deliveries(home: Paths, months: list[str], carry: bool = True) -> Moni
             since,
             state.folder(home, "deliveries", since) / f"{UNDECIDED_STATE}.parquet" if since else None,
         )
-        for month in sorted(state.months_to_keep(months)):
+        kept = state.months_to_keep(months)
+        for month in sorted(kept):
             _keep_state(con, home, month)
+        state.prune(home, "deliveries", kept)
         label = data_label(con, home).replace("'", "''")
         for month in months:
             for table, sql in zip(TABLES, (deliveries_sql, by_reason_sql), strict=True):

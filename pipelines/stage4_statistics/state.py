@@ -15,6 +15,7 @@ pseudonym); the undecided reports carried for delivery monitoring are keys (muni
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
@@ -82,3 +83,19 @@ def months_to_keep(as_of_months: list[str]) -> set[str]:
     ordered = sorted(as_of_months)
     ends = {max(m for m in ordered if m[:4] == year) for year in {m[:4] for m in ordered}}
     return ends | set(ordered[-2:])
+
+
+def prune(paths: Paths, name: str, written: set[str]) -> int:
+    """Delete the states of ``name`` no load will continue from; return how many.
+
+    Kept: the states this run wrote (``written``), the last month of every year (a backfill or a
+    re-delivered older month continues from the December before it) and the two latest months (the
+    next month's load and a re-delivery of the latest month). Without this a monthly load would leave
+    one state per month for good (≈ 2 MB each for the statistics).
+    """
+    months = sorted(p.name.split("=", 1)[1] for p in (paths.statistics_state / name).glob("as_of_month=*"))
+    keep = written | {m for m in months if m.endswith("-12")} | set(months[-2:])
+    removed = [m for m in months if m not in keep]
+    for month in removed:
+        shutil.rmtree(folder(paths, name, month), ignore_errors=True)
+    return len(removed)

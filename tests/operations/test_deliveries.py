@@ -205,7 +205,10 @@ def test_monthly_loads_continuing_from_the_carried_state_count_what_the_whole_re
         built = build_deliveries(home, [month])
         assert built.continued_from == (before if month != months[0] else None)
     continued = written()
-    # one run continuing from the state as of 2024-11
+    kept = sorted(p.name for p in (home.statistics_state / "deliveries").iterdir())
+    assert kept == ["as_of_month=2024-12", "as_of_month=2025-01", "as_of_month=2025-02"]
+    # one run continuing from the state as of 2024-11 (written again: a run keeps what it writes)
+    build_deliveries(home, ["2024-11"])
     assert build_deliveries(home, months[2:]).continued_from == "2024-11"
     resumed = written()
     assert (

@@ -217,8 +217,13 @@ def test_a_run_over_many_months_equals_each_month_on_its_own(
         built = build_statistics(statistics_home, [month])
         assert built.continued_from == ([before] if month != months[0] else [])
     continued = written()
-    # One run continuing from the state as of 2024-11 (the December one is recomputed: its year, 2025,
-    # continues from it in turn).
+    # Month by month leaves the year end and the two latest states, not one per month.
+    for name in table_names():
+        kept = sorted(p.name for p in (statistics_home.statistics_state / name).iterdir())
+        assert kept == ["as_of_month=2024-12", "as_of_month=2025-01", "as_of_month=2025-02"], name
+    # One run continuing from the state as of 2024-11 (written again here: a run keeps what it writes;
+    # the December one is recomputed: its year, 2025, continues from it in turn).
+    build_statistics(statistics_home, ["2024-11"])
     shutil.rmtree(statistics_home.statistics_state / "reports" / "as_of_month=2024-12")
     assert build_statistics(statistics_home, months[2:]).continued_from == ["2024-11", "2024-12"]
     resumed = written()
