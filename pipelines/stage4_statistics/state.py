@@ -85,8 +85,8 @@ def months_to_keep(as_of_months: list[str]) -> set[str]:
     return ends | set(ordered[-2:])
 
 
-def prune(paths: Paths, name: str, written: set[str]) -> int:
-    """Delete the states of ``name`` no load will continue from; return how many.
+def prune(paths: Paths, name: str, written: set[str]) -> None:
+    """Delete the states of ``name`` no load will continue from.
 
     Kept: the states this run wrote (``written``), the last month of every year (a backfill or a
     re-delivered older month continues from the December before it) and the two latest months (the
@@ -95,7 +95,6 @@ def prune(paths: Paths, name: str, written: set[str]) -> int:
     """
     months = sorted(p.name.split("=", 1)[1] for p in (paths.statistics_state / name).glob("as_of_month=*"))
     keep = written | {m for m in months if m.endswith("-12")} | set(months[-2:])
-    removed = [m for m in months if m not in keep]
-    for month in removed:
-        shutil.rmtree(folder(paths, name, month), ignore_errors=True)
-    return len(removed)
+    for month in months:
+        if month not in keep:
+            shutil.rmtree(folder(paths, name, month), ignore_errors=True)
