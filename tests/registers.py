@@ -47,11 +47,14 @@ def random_register(seed: int, n: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def history_across_years(seed: int, n: int) -> pd.DataFrame:
-    """Reports received October 2024 – February 2025, each in the extract of its month and perhaps again
-    in a later one (decision arrived; sometimes a corrected reporter group or age band)."""
+ACROSS_YEARS = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02"]
+
+
+def history_across_years(seed: int, n: int, months: list[str] = ACROSS_YEARS) -> pd.DataFrame:
+    """Reports received in ``months`` (October 2024 – February 2025 unless given), each in the extract of
+    its month and perhaps again in a later one (decision arrived; sometimes a corrected reporter group
+    or age band)."""
     rng = random.Random(seed)
-    months = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02"]
     entries = []
     for report in random_register(seed, n).to_dict("records"):
         first = rng.randrange(len(months))

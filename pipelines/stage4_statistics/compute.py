@@ -334,46 +334,69 @@ def _register_codes(con: duckdb.DuckDBPyConnection) -> None:
         con.register(f"code_{name}", code_table(name))
 
 
+def _lookback_days() -> int:
+    """How far before the first day of arrival a lookup reads the register (statistics.yaml lookups)."""
+    return max((int(w["max_days"]) for w in statistics_spec()["lookups"].values()), default=0)
+
+
 def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: list[str], since: str) -> None:
     """Tables ``entries`` (with valid_to), ``child_entries`` and ``as_of``, limited to the arrival years
-    needed; ordinary tables of the in-memory database, so that the statistics' cursors share them.
+    needed, and view ``child_register`` (what the lookups read); ordinary tables of the in-memory
+    database, so that the statistics' cursors share them.
 
-    Without a carried state (``since`` = ''), both are every entry of those years. With a state as of
-    ``since``, only what can change a part after it: ``entries`` holds the reports with an entry after
-    ``since`` (their earlier entries give the −1 events), ``child_entries`` every entry about the children
-    in those (a child is counted in a group from its first row there, which may be older).
+    Without a carried state (``since`` = ''), both are every entry of those years and the lookups read
+    the register. With a state as of ``since``, only what can change a part after it: ``entries`` holds
+    the reports with an entry after ``since`` (their earlier entries give the −1 events), ``child_entries``
+    every entry about the children in those (a child is counted in a group from its first row there, which
+    may be older). The register is then read once, reaching back as far as the lookups need for those
+    children (``child_register``), instead of once for the entries and again for the lookups.
     """
     first_year = int(min(as_of_months)[:4]) - _earlier()
     glob = paths.register / "extract_month=*" / REGISTER_FILE
+    columns = ", ".join(statistics_spec()["register_columns"])
     # valid_from >= the first year selects no other rows (no report is received after the extract that
     # holds it), but lets DuckDB skip earlier extract months' files unread.
-    history = f"""(SELECT {", ".join(statistics_spec()["register_columns"])}
-        FROM read_parquet('{glob}')
-        WHERE valid_from <= '{max(as_of_months)}' AND year(month_received) >= {first_year}
-          AND valid_from >= '{first_year}-01')"""
+    in_years = f"year(month_received) >= {first_year} AND valid_from >= '{first_year}-01'"
+    history = f"""(SELECT {columns} FROM read_parquet('{glob}')
+        WHERE valid_from <= '{max(as_of_months)}' AND {in_years})"""
     with_valid_to = f"lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to"
     if not since:
         con.execute(f"CREATE OR REPLACE TABLE entries AS SELECT *, {with_valid_to} FROM {history}")
         con.execute("CREATE OR REPLACE VIEW child_entries AS SELECT * FROM entries")
+        con.execute(f"CREATE OR REPLACE VIEW child_register AS SELECT * FROM read_parquet('{glob}')")
     else:
         # The reports and children in the new extracts (few files), then one pass over the history.
         new = f"(SELECT * FROM {history} WHERE valid_from > '{since}')"
         con.execute(f"CREATE OR REPLACE TABLE touched AS SELECT DISTINCT {KEY} FROM {new}")
         con.execute(f"CREATE OR REPLACE TABLE children AS SELECT DISTINCT child_pseudonym FROM {new}")
+        reach = f"make_date({first_year}, 1, 1) - INTERVAL ({_lookback_days()}) DAY"
         con.execute(
             f"""CREATE OR REPLACE TABLE relevant AS
-            SELECT * FROM (SELECT *, child_pseudonym IN (SELECT child_pseudonym FROM children) AS about_child,
-                                  ({KEY}) IN (SELECT ({KEY}) FROM touched) AS touched
-                           FROM {history})
-            WHERE about_child OR touched"""
+            SELECT * FROM (SELECT {columns}, child_pseudonym IN (SELECT child_pseudonym FROM children) AS about_child,
+                                  ({KEY}) IN (SELECT ({KEY}) FROM touched) AS touched,
+                                  {in_years} AS in_years
+                           FROM read_parquet('{glob}')
+                           WHERE valid_from <= '{max(as_of_months)}' AND valid_from >= strftime({reach}, '%Y-%m'))
+            WHERE about_child OR (touched AND in_years)"""
         )
+        flags = "EXCLUDE (about_child, touched, in_years)"
         con.execute(
             f"""CREATE OR REPLACE TABLE entries AS
-            SELECT * EXCLUDE (about_child, touched), {with_valid_to} FROM relevant WHERE touched"""
+            SELECT * {flags}, {with_valid_to} FROM relevant WHERE touched AND in_years"""
+        )
+        # A child's first month in a group can be after ``since`` only in a year of arrival that a new
+        # entry falls in, or a later one (the first of the child's reports in a group decides it, and a
+        # lookup month is after ``since`` only for a report received after a new one): earlier years'
+        # entries cannot change any part, so they are left out.
+        first_new_year = db.scalar(
+            con, f"SELECT min(year(month_received)) FROM relevant WHERE valid_from > '{since}'"
         )
         con.execute(
-            """CREATE OR REPLACE VIEW child_entries AS
-            SELECT * EXCLUDE (about_child, touched) FROM relevant WHERE about_child"""
+            f"""CREATE OR REPLACE VIEW child_entries AS SELECT * {flags} FROM relevant
+            WHERE about_child AND in_years AND year(month_received) >= {first_new_year or 0}"""
+        )
+        con.execute(
+            f"CREATE OR REPLACE VIEW child_register AS SELECT * {flags} FROM relevant WHERE about_child"
         )
         for table in ("touched", "children"):
             con.execute(f"DROP TABLE {table}")
@@ -385,20 +408,19 @@ def _load_earlier_report_from(con: duckdb.DuckDBPyConnection, paths: Paths, as_o
     """Table ``lookup_earlier_report_from``: per (child, date received) the first extract month that
     held another report about the child received min_days..max_days before (statistics.yaml lookups).
 
-    Read from the register itself, not ``entries``: the earlier report may have arrived before the first
-    year of arrival the statistics cover. Each (child, date) counts from the first extract that had it.
-    Only for the children in ``child_entries``: a row's lookup changes only in an extract that has a
-    report about the child.
+    Read from the register (view ``child_register``), not ``entries``: the earlier report may have arrived
+    before the first year of arrival the statistics cover. Each (child, date) counts from the first
+    extract that had it. Only for the children in ``child_entries``: a row's lookup changes only in an
+    extract that has a report about the child.
     """
     window = statistics_spec()["lookups"]["earlier_report_from"]
     first_day = f"make_date({int(min(as_of_months)[:4]) - _earlier()}, 1, 1)"
     lo, hi = int(window["min_days"]), int(window["max_days"])
-    glob = paths.register / "extract_month=*" / REGISTER_FILE
     con.execute(
         f"""CREATE OR REPLACE TABLE lookup_earlier_report_from AS
         WITH seen AS (
           SELECT child_pseudonym, date_received, min(valid_from) AS first_month
-          FROM read_parquet('{glob}')
+          FROM child_register
           WHERE valid_from <= '{max(as_of_months)}' AND child_pseudonym IS NOT NULL
             AND child_pseudonym IN (SELECT child_pseudonym FROM child_entries)
             AND date_received >= {first_day} - INTERVAL ({hi}) DAY
