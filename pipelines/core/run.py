@@ -45,7 +45,8 @@ def run_months(first: str, last: str | None = None) -> RunOutcome:
             return RunOutcome(
                 "", False, [f"Another load is running on {paths().home} (lock {_lock_path()})."], {}
             )
-        return _refused_while_daemon_runs() or _run(first, last)
+        instance = ensure_instance()  # one instance per run: each costs ≈ 0.1 s to set up
+        return _refused_while_daemon_runs(instance) or _run(instance, first, last)
 
 
 ORCHESTRATED_JOBS = ("monthly_load", "monthly_release")
@@ -59,14 +60,14 @@ _STATES = {
 }
 
 
-def _refused_while_daemon_runs() -> RunOutcome | None:
+def _refused_while_daemon_runs(instance: DagsterInstance) -> RunOutcome | None:
     """A run the sensor or schedule started (queued or running in the daemon) and one started here
     would write the same outputs: refuse, naming the run, rather than race it."""
     from dagster import DagsterRunStatus, RunsFilter
 
     active = [DagsterRunStatus.QUEUED, DagsterRunStatus.NOT_STARTED, DagsterRunStatus.STARTING]
     active += [DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
-    runs = ensure_instance().get_runs(filters=RunsFilter(statuses=active), limit=50)
+    runs = instance.get_runs(filters=RunsFilter(statuses=active), limit=50)
     # A command-line run killed mid-way stays "started" in run storage: only the daemon's count.
     busy = [r for r in runs if r.job_name in ORCHESTRATED_JOBS and STARTED_BY not in r.tags]
     if not busy:
@@ -116,13 +117,13 @@ def run_release(month: str) -> RunOutcome:
     with _load_lock() as locked:
         if not locked:
             return RunOutcome("", False, [f"A load is running on {paths().home} (lock {_lock_path()})."], {})
-        return _refused_while_daemon_runs() or _run(month, month, "monthly_release")
+        instance = ensure_instance()
+        return _refused_while_daemon_runs(instance) or _run(instance, month, month, "monthly_release")
 
 
-def _run(first: str, last: str, job_name: str = "monthly_load") -> RunOutcome:
+def _run(instance: DagsterInstance, first: str, last: str, job_name: str = "monthly_load") -> RunOutcome:
     from pipelines.definitions import defs
 
-    instance = ensure_instance()
     job = defs.resolve_job_def(job_name)
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     tags = {STARTED_BY: "command line"}
