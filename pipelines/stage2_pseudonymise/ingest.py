@@ -233,13 +233,10 @@ def previous_load(
     ledger_path, reports_path = folder / LEDGER_FILE, folder / REPORTS_FILE
     if not ledger_path.exists():
         return None
-    con = duckdb.connect(":memory:")
-    ledger = con.sql(f"SELECT * FROM read_parquet('{ledger_path}')").to_arrow_table().to_pylist()
+    ledger = db.table(f"SELECT * FROM read_parquet('{ledger_path}')").to_pylist()
     if {(r["source_file"], r["sha256"]) for r in ledger} != {(p.name, _facts(p)[0]) for p in files}:
         return None
-    keys = con.execute(
-        f"SELECT DISTINCT key_id FROM read_parquet('{reports_path}') WHERE key_id IS NOT NULL"
-    ).fetchall()
+    keys = db.rows(f"SELECT DISTINCT key_id FROM read_parquet('{reports_path}') WHERE key_id IS NOT NULL")
     if keys and keys != [(key.key_id,)]:
         return None
     result = MonthLoad(month=month, skipped_unchanged=True)
@@ -248,11 +245,10 @@ def previous_load(
     result.rows_in = sum(r["rows_in"] or 0 for r in ledger if r["status"] == "inläst")
     result.accepted = sum(r["accepted"] for r in ledger)
     result.quarantined = sum(r["quarantined"] for r in ledger)
-    for reason, n in con.execute(
+    for reason, n in db.rows(
         f"SELECT unnest(reasons) r, count(*) FROM read_parquet('{folder / QUARANTINE_FILE}') GROUP BY r"
-    ).fetchall():
+    ):
         result.reasons[reason] = n
-    con.close()
     return result
 
 
