@@ -334,7 +334,7 @@ def _register_codes(con: duckdb.DuckDBPyConnection) -> None:
         con.register(f"code_{name}", code_table(name))
 
 
-def _lookback_days() -> int:
+def _lookup_reach_days() -> int:
     """How far before the first day of arrival a lookup reads the register (statistics.yaml lookups)."""
     return max((int(w["max_days"]) for w in statistics_spec()["lookups"].values()), default=0)
 
@@ -369,7 +369,7 @@ def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: li
         new = f"(SELECT * FROM {history} WHERE valid_from > '{since}')"
         con.execute(f"CREATE OR REPLACE TABLE touched AS SELECT DISTINCT {KEY} FROM {new}")
         con.execute(f"CREATE OR REPLACE TABLE children AS SELECT DISTINCT child_pseudonym FROM {new}")
-        reach = f"make_date({first_year}, 1, 1) - INTERVAL ({_lookback_days()}) DAY"
+        reach = f"make_date({first_year}, 1, 1) - INTERVAL ({_lookup_reach_days()}) DAY"
         con.execute(
             f"""CREATE OR REPLACE TABLE relevant AS
             SELECT * FROM (SELECT {columns}, child_pseudonym IN (SELECT child_pseudonym FROM children) AS about_child,
