@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 
 import pandas as pd
 import pyarrow as pa
@@ -47,10 +48,10 @@ def random_register(seed: int, n: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-ACROSS_YEARS = ["2024-10", "2024-11", "2024-12", "2025-01", "2025-02"]
+ACROSS_YEARS = ("2024-10", "2024-11", "2024-12", "2025-01", "2025-02")
 
 
-def history_across_years(seed: int, n: int, months: list[str] = ACROSS_YEARS) -> pd.DataFrame:
+def history_across_years(seed: int, n: int, months: Sequence[str] = ACROSS_YEARS) -> pd.DataFrame:
     """Reports received in ``months`` (October 2024 – February 2025 unless given), each in the extract of
     its month and perhaps again in a later one (decision arrived; sometimes a corrected reporter group
     or age band)."""

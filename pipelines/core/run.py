@@ -40,13 +40,7 @@ def run_months(first: str, last: str | None = None) -> RunOutcome:
     """One Dagster run over the extract months first..last (a single-run backfill)."""
     last = last or first
     months_between(first, last)  # validates the keys' shape early
-    with _load_lock() as locked:
-        if not locked:
-            return RunOutcome(
-                "", False, [f"Another load is running on {paths().home} (lock {_lock_path()})."], {}
-            )
-        instance = ensure_instance()  # one instance per run: each costs ≈ 0.1 s to set up
-        return _refused_while_daemon_runs(instance) or _run(instance, first, last)
+    return _guarded_run(first, last, "monthly_load")
 
 
 ORCHESTRATED_JOBS = ("monthly_load", "monthly_release")
@@ -114,11 +108,18 @@ def _load_lock() -> Iterator[bool]:
 def run_release(month: str) -> RunOutcome:
     """One Dagster run of ``monthly_release`` for the as-of month (its statistics must be loaded)."""
     months_between(month, month)
+    return _guarded_run(month, month, "monthly_release")
+
+
+def _guarded_run(first: str, last: str, job_name: str) -> RunOutcome:
+    """Run ``job_name`` unless another load holds the installation's lock or the daemon is running one."""
     with _load_lock() as locked:
         if not locked:
-            return RunOutcome("", False, [f"A load is running on {paths().home} (lock {_lock_path()})."], {})
-        instance = ensure_instance()
-        return _refused_while_daemon_runs(instance) or _run(instance, month, month, "monthly_release")
+            return RunOutcome(
+                "", False, [f"Another load is running on {paths().home} (lock {_lock_path()})."], {}
+            )
+        instance = ensure_instance()  # one instance per run: each costs ≈ 0.1 s to set up
+        return _refused_while_daemon_runs(instance) or _run(instance, first, last, job_name)
 
 
 def _run(instance: DagsterInstance, first: str, last: str, job_name: str = "monthly_load") -> RunOutcome:
