@@ -80,6 +80,23 @@ def test_checks_passed_and_all_partitions_materialised(demo_run: Paths) -> None:
         assert {f"2025-{m:02d}" for m in range(1, 13)} <= materialised, asset
 
 
+def test_a_range_run_plans_each_asset_once_not_each_month(demo_run: Paths) -> None:
+    """The twelve-month load records one "materialization planned" event per asset, carrying the range,
+    and still one materialization per asset and month (the events are ≈ 10 ms each in SQLite)."""
+    from dagster import DagsterEventType, RunsFilter
+
+    instance = DagsterInstance.get()
+    (load,) = instance.get_runs(filters=RunsFilter(job_name="monthly_load"))
+    planned = instance.all_logs(load.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    materialised = instance.all_logs(load.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    assets = {event.dagster_event.asset_key for event in materialised}
+    assert len(assets) >= 9  # stages 2 and 3, delivery monitoring, the six statistics
+    assert len(planned) == len(assets)
+    assert len(materialised) == 12 * len(assets)
+    subset = planned[0].dagster_event.event_specific_data.partitions_subset
+    assert set(subset.get_partition_keys()) == {f"2025-{m:02d}" for m in range(1, 13)}
+
+
 def test_dagster_storage_is_where_dagster_yaml_and_the_readme_say(demo_run: Paths) -> None:
     """The documented layout under $DAGSTER_HOME: runs, one event database per run plus the index, and
     no IO-manager pickles (the assets write their own files and return metadata only)."""
