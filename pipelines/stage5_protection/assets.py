@@ -11,7 +11,6 @@ from dagster import (
 from pipelines.core.partitions import monthly
 from pipelines.core.settings import paths
 from pipelines.stage4_statistics.compute import table_names
-from pipelines.stage5_protection.release import build_release
 
 AUDIT_PASSES = "audit_passes"
 
@@ -38,6 +37,9 @@ def protected_release(context: AssetExecutionContext) -> MaterializeResult:
     rates, an audit of every suppressed cell and a manifest. Written to 5_protected/release=YYYY-MM/.
     Build releases in month order: each is protected against the one before it.
     """
+    # Imported here: disclosure control (numpy, scipy, pandas) is not needed to load the definitions.
+    from pipelines.stage5_protection.release import build_release
+
     outcome = build_release(paths(), context.partition_key)
     hidden = sum(t["suppressed_total"] for t in outcome.tables.values())
     cells = sum(t["cells"] for t in outcome.tables.values())

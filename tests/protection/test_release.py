@@ -78,18 +78,18 @@ def test_a_release_without_its_statistics_is_refused(released: Paths, tmp_path: 
 
 def test_the_release_runs_through_dagster_and_a_failed_audit_blocks_it(released: Paths, monkeypatch) -> None:
     from pipelines.core.run import run_release
-    from pipelines.stage5_protection import assets
+    from pipelines.stage5_protection import release
 
     outcome = run_release("2025-03")
     assert outcome.success, outcome.errors
-    real = assets.build_release
+    real = release.build_release
 
     def failing(home: Paths, month: str):
         result = real(home, month)
         result.passes = False
         return result
 
-    monkeypatch.setattr(assets, "build_release", failing)
+    monkeypatch.setattr(release, "build_release", failing)  # the asset imports it when it runs
     outcome = run_release("2025-03")
     assert not outcome.success
     assert any("audit_passes" in message for message in outcome.errors)
