@@ -339,8 +339,8 @@ def _read_xlsx(raw: bytes, preferred: list[str]) -> tuple[list[str], pa.Table, l
 
 def _sheet_columns(rows: list[list[Any]], width: int) -> tuple[list[pa.Array], pa.Array]:
     """The data rows as ``width`` text columns and their row numbers (header = row 1). Rows with no
-    visible text are left out but keep their numbers; cells beyond the header count as visible text
-    (the row is read, and its fields checked) but are not read.
+    visible text are left out but keep their numbers. A row whose only text lies beyond the header is
+    still a row (its fields are checked, and found empty); those cells themselves are not kept.
 
     Column by column: a column of text cells converts in one call, and only columns holding dates or
     numbers are converted cell by cell (a month's spreadsheets: ≈ 260,000 cells)."""
