@@ -147,4 +147,4 @@ def test_spreadsheet_cells_read_column_by_column_as_row_by_row(width: int, rows:
     assert len(columns) == width
     assert all(len(column) == len(expected_numbers) for column in columns)
     if width:
-        assert [list(row) for row in zip(*(c.to_pylist() for c in columns))] == expected_rows
+        assert [list(row) for row in zip(*(c.to_pylist() for c in columns), strict=True)] == expected_rows
