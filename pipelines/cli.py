@@ -56,7 +56,15 @@ def main(argv: list[str] | None = None) -> int:
         "rotate-key": _rotate_key,
         "query": _query,
     }[args.command]
-    return handler(args)
+    try:
+        code = handler(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The output went to a reader that stopped early (`orostat validate FILE | head`): say nothing more
+        # (Python would print a traceback, and again on exit) and report that the output was cut short.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _demo(args: argparse.Namespace) -> int:

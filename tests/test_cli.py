@@ -93,3 +93,21 @@ def test_backfill_loads_the_range_in_one_run(capsys, home, key) -> None:
     assert "2 extract months" in out
     assert len(re.findall(r"Dagster run [0-9a-f-]{36}: success", out)) == 1
     assert (home.statistics / "reports" / "as_of_month=2025-04").exists()
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path) -> None:
+    """`orostat validate FILE | head` where the reader has gone: exit 1, no traceback on stderr."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "0180_2025-03.csv"
+    path.write_text("a;b;c\n1;2;3\n", encoding="utf-8")  # rejected: no known dialect, a few lines of output
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "validate", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    child.stdout.close()  # the reader is gone before the first line is written
+    errors = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 1
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
