@@ -12,7 +12,7 @@ from dagster import (
 from pipelines.core import db
 from pipelines.core.partitions import monthly, months_of
 from pipelines.core.settings import Paths, paths
-from pipelines.stage3_register.register import KEY, REGISTER_FILE, build_months, register_health
+from pipelines.stage3_register.register import REGISTER_FILE, build_months, register_health
 
 ONE_ROW_PER_REPORT = "one_row_per_report"
 ONE_KEY = "one_pseudonym_key"
@@ -51,13 +51,15 @@ def report_register(context: AssetExecutionContext) -> MaterializeResult:
     """
     home = paths()
     months = months_of(context)
-    entries = build_months(home, months)
+    written = build_months(home, months)
     latest = register_health(home, max(months), only_latest_extract=True)
-    duplicates, keys = _history_checks(home, months)
+    # Duplicates in the partitions this run wrote (the others were checked when they were written).
+    duplicates = sum(counts["duplicate_keys"] for counts in written.values())
+    keys = _key_ids(home, max(months))
     return MaterializeResult(
         metadata={
             "extract_months": len(months),
-            "entries_written": sum(entries.values()),
+            "entries_written": sum(counts["entries"] for counts in written.values()),
             "reports_in_latest_extract": latest["reports"],
             "undecided_in_latest_extract": latest["undecided"],
         },
@@ -70,15 +72,8 @@ def report_register(context: AssetExecutionContext) -> MaterializeResult:
     )
 
 
-def _history_checks(home: Paths, months: list[str]) -> tuple[int, int]:
-    """Duplicate keys in the partitions this run wrote (the others were checked when they were written),
-    and key ids over the whole register (one dictionary-encoded column: cheap even for ten years)."""
+def _key_ids(home: Paths, up_to: str) -> int:
+    """Key ids over the whole register (one dictionary-encoded column: cheap even for ten years)."""
     glob = home.register / "extract_month=*" / REGISTER_FILE
-    written = [str(home.register / f"extract_month={m}" / REGISTER_FILE) for m in months]
-    duplicates = db.one(
-        f"SELECT count(*) - count(DISTINCT ({KEY}, valid_from)) FROM read_parquet({written})"
-    )[0]
-    keys = db.one(
-        f"SELECT count(DISTINCT key_id) FROM read_parquet('{glob}') WHERE valid_from <= '{max(months)}'"
-    )[0]
-    return duplicates, keys
+    sql = f"SELECT count(DISTINCT key_id) FROM read_parquet('{glob}') WHERE valid_from <= '{up_to}'"
+    return db.one(sql)[0]

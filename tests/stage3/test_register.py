@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow.parquet as pq
+
 from pipelines.core import db
 from pipelines.core.settings import Paths
 from pipelines.stage2_pseudonymise.ingest import load_month
@@ -48,3 +50,23 @@ def test_decision_in_next_extract_updates_the_report(home: Paths, key) -> None:
     assert april["R1"]["age_band"] == "13-17" and april["R1"]["reporter_group"] == "polis"
     # R2 was not in April's extract: its March state stands.
     assert (april["R2"]["outcome"], april["R2"]["valid_from"]) == ("inleds_ej", "2025-03")
+
+
+def test_a_report_twice_in_an_extract_is_counted_as_a_duplicate(home: Paths, key) -> None:
+    """The register's one-row-per-report check reads these counts (the backfill does not scan again)."""
+    write_semicolon(
+        home.landing / "0180_2025-03.csv",
+        [
+            ["0180", "R1", dash12(KID), "2025-03-28", "POL", "V1", "ej_beslutat", "", ""],
+            ["0180", "R2", "", "2025-03-02", "ANO", "O1", "inleds_ej", "2025-03-20", ""],
+        ],
+    )
+    load_month("2025-03", key, home)
+    assert build_entries(home, "2025-03") == {"entries": 2, "duplicate_keys": 0}
+    # Stage 2 quarantines a repeated report id; a stage-2 output that still held one must not pass.
+    reports = home.extract_month("2025-03") / "reports.parquet"
+    doubled = db.table(
+        f"SELECT * FROM read_parquet('{reports}') UNION ALL SELECT * FROM read_parquet('{reports}')"
+    )
+    pq.write_table(doubled, reports)
+    assert build_entries(home, "2025-03") == {"entries": 4, "duplicate_keys": 2}
