@@ -186,11 +186,12 @@ def current_deliveries(files: list[Path | ArchivedExtract]) -> tuple[list, list]
     return sorted(current, key=lambda p: p.name), sorted(superseded, key=lambda p: p.name)
 
 
-def load_month(month: str, key: PseudonymKey, paths: Paths) -> MonthLoad:
+def load_month(month: str, key: PseudonymKey, paths: Paths, threads: int | None = None) -> MonthLoad:
     """Load every delivery for ``month`` and replace the month's outputs atomically.
 
     If the month was already loaded from exactly the same files (by SHA-256) with the same key, nothing
     is redone: the same file twice changes nothing, and a backfill over loaded months is cheap.
+    ``threads``: DuckDB threads for the month's queries (None: one per core).
     """
     current, superseded = current_deliveries(month_extracts(paths, month))
     previous = previous_load(paths, month, key, current + superseded)
@@ -203,7 +204,7 @@ def load_month(month: str, key: PseudonymKey, paths: Paths) -> MonthLoad:
         sha256, size, _ = _facts(path)
         result.files.append(FileOutcome(path.name, municipality, period, sha256, size, "ersatt"))
     with atomic_dir(paths.extract_month(month)) as out:
-        _process(landed, month, key, out, result)
+        _process(landed, month, key, out, result, threads)
     return result
 
 
@@ -217,12 +218,17 @@ def load_months(months: list[str], key: PseudonymKey, paths: Paths) -> list[Mont
     if workers < 2:
         return [load_month(month, key, paths) for month in months]
     context = multiprocessing.get_context("spawn")
+    # The cores shared out between the workers: DuckDB's threads per query otherwise contend with the
+    # other workers' (measured on 2 cores, 12 national months: 4-11 % less CPU, 2-11 % less wall in
+    # 7 of 10 alternating pairs).
+    threads = max(1, (os.cpu_count() or 1) // workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        return list(pool.map(_load_in_worker, months, [str(paths.home)] * len(months)))
+        n = len(months)
+        return list(pool.map(_load_in_worker, months, [str(paths.home)] * n, [threads] * n))
 
 
-def _load_in_worker(month: str, home: str) -> MonthLoad:
-    return load_month(month, load_key(), Paths(Path(home)))
+def _load_in_worker(month: str, home: str, threads: int) -> MonthLoad:
+    return load_month(month, load_key(), Paths(Path(home)), threads)
 
 
 def previous_load(
@@ -306,17 +312,21 @@ def _empty_landed() -> pa.Table:
     return pa.table({n: pa.array([], t) for n, t in schema.items()})
 
 
-def connect() -> duckdb.DuckDBPyConnection:
+def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
     # Row-level data must never be spilled to disk: keep DuckDB entirely in memory.
     con.execute("SET temp_directory = ''")
+    if threads is not None:
+        con.execute(f"SET threads = {int(threads)}")
     con.register("code_reporters", code_table("reporters"))
     return con
 
 
-def _process(landed: list[Landed], month: str, key: PseudonymKey, out: Path, result: MonthLoad) -> None:
+def _process(
+    landed: list[Landed], month: str, key: PseudonymKey, out: Path, result: MonthLoad, threads: int | None
+) -> None:
     start, end, lookback = month_bounds(month)
-    con = connect()
+    con = connect(threads)
     con.register("landed", landed_table(landed))
     build_checked(con, "landed", start, end, lookback)
     _attach_pseudonyms(con, key)

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import re
 import secrets
+import shutil
 
 import pytest
 
@@ -16,6 +17,7 @@ from pipelines.stage2_pseudonymise.ingest import (
     QUARANTINE_CSV,
     QUARANTINE_FILE,
     REPORTS_FILE,
+    connect,
     load_month,
 )
 from pipelines.stage2_pseudonymise.keyed_hash import MissingKeyError, load_key
@@ -139,6 +141,20 @@ def test_loading_twice_gives_identical_rows(home: Paths, key) -> None:
     before = _rows(home, "2025-03", REPORTS_FILE)
     load_month("2025-03", key, home)
     assert _rows(home, "2025-03", REPORTS_FILE) == before
+
+
+def test_a_backfill_worker_on_one_thread_writes_what_a_single_load_does(home: Paths, key) -> None:
+    """A backfill's workers share the cores out (one DuckDB thread each on two cores): same outputs."""
+    _three_dialects(home)
+    files = (REPORTS_FILE, QUARANTINE_FILE, LEDGER_FILE)
+    load_month("2025-03", key, home)
+    every_core = {f: _rows(home, "2025-03", f) for f in files}
+    shutil.rmtree(home.extract_month("2025-03"))
+    load = load_month("2025-03", key, home, threads=1)
+    assert not load.skipped_unchanged
+    assert {f: _rows(home, "2025-03", f) for f in files} == every_core
+    con = connect(threads=1)
+    assert db.scalar(con, "SELECT current_setting('threads')") == 1
 
 
 def test_rejected_file_is_in_the_ledger_and_loads_nothing(home: Paths, key) -> None:
