@@ -4,8 +4,9 @@ Dagster's ``SqliteEventLogStorage`` creates a new SQLAlchemy engine for every tr
 caches compiled statements per engine, so each of the five or so statements an asset event costs is
 compiled again every time; it also opens a new engine to ask, for every materialization, whether a table
 exists. A 10-year backfill writes 1,200 materializations (one per asset and month, by Dagster's design),
-all on one core. Measured with 720 of them (six assets × 120 months, nothing else in the run): 6.2 s →
-4.0 s after the asset's work.
+all on one core. Measured with 720 of them (six assets × 120 months, nothing else in the run): 6.2 s
+after the asset's work with Dagster's class, 4.0 s with the engines kept, 3.3 s with the table question
+answered from memory once the table has been seen.
 
 Nothing else changes: the same files under ``$DAGSTER_HOME/history/runs/``, the same schema and
 migrations, and still a new SQLite connection for every transaction, closed after it (``NullPool``), so
@@ -57,9 +58,15 @@ class ReusedEngineSqliteEventLogStorage(SqliteEventLogStorage):
         cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
     ) -> ReusedEngineSqliteEventLogStorage:
         # Where Dagster's default SQLite storage keeps the event log: $DAGSTER_HOME/history/runs/.
-        base_dir = config_value.get("base_dir") or os.path.join(
-            os.environ["DAGSTER_HOME"], "history", "runs", ""
-        )
+        base_dir = config_value.get("base_dir")
+        if not base_dir:
+            home = os.environ.get("DAGSTER_HOME")
+            if not home:
+                raise ValueError(
+                    "ReusedEngineSqliteEventLogStorage: set DAGSTER_HOME (the event log is kept in "
+                    "$DAGSTER_HOME/history/runs/) or give event_log_storage.config.base_dir in dagster.yaml"
+                )
+            base_dir = os.path.join(home, "history", "runs", "")
         return cls(base_dir, inst_data)
 
     def _engine(self, shard: str) -> Engine:

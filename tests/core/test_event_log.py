@@ -99,3 +99,15 @@ def test_engines_kept_are_bounded_and_older_runs_still_read(
     for run_id in runs:  # the first runs' engines were dropped; their databases open again
         assert len(instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)) == 2
     assert len(storage._engines) <= 2
+
+
+def test_without_dagster_home_the_error_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pytest.raises(ValueError, match=r"set DAGSTER_HOME .* or give event_log_storage.config.base_dir"):
+        ReusedEngineSqliteEventLogStorage.from_config_value(None, {})
+    storage = ReusedEngineSqliteEventLogStorage.from_config_value(
+        None, {"base_dir": str(tmp_path / "events")}
+    )
+    assert Path(storage._base_dir) == tmp_path / "events" and (tmp_path / "events" / "index.db").exists()
