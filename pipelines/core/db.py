@@ -4,6 +4,7 @@ other use of its connection (``sql``, ``register``) until it is completed."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -11,6 +12,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+
+
+def threads_each(sharing: int) -> int:
+    """DuckDB threads for each of ``sharing`` queries running at once: the cores shared out, so that their
+    threads do not contend (stage 2's backfill workers, stage 4's statistics computed two at a time)."""
+    return max(1, (os.cpu_count() or 1) // sharing)
 
 
 def connect() -> duckdb.DuckDBPyConnection:

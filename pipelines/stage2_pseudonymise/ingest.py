@@ -221,7 +221,7 @@ def load_months(months: list[str], key: PseudonymKey, paths: Paths) -> list[Mont
     # The cores shared out between the workers: DuckDB's threads per query otherwise contend with the
     # other workers' (measured on 2 cores, 12 national months: 4-11 % less CPU, 2-11 % less wall in
     # 7 of 10 alternating pairs).
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = db.threads_each(workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         n = len(months)
         return list(pool.map(_load_in_worker, months, [str(paths.home)] * n, [threads] * n))

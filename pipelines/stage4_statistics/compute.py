@@ -29,7 +29,6 @@ missing row), which disclosure control and researchers both rely on.
 
 from __future__ import annotations
 
-import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -578,7 +577,7 @@ def _build_year(
         # The cores shared out between the statistics running at once: DuckDB's threads per query
         # otherwise contend with the other statistic's (measured on 2 cores, one thread each: a month
         # 2.5-2.8 -> 2.1-2.4 s, a year 10.7-11.5 -> 9.5-10.2 s, and 10 % less CPU).
-        con.execute(f"SET threads = {max(1, (os.cpu_count() or 1) // at_once)}")
+        con.execute(f"SET threads = {db.threads_each(at_once)}")
     with ThreadPoolExecutor(max_workers=at_once) as pool:
         # The statistics with most parts first, so the longest is not the last to start.
         ordered = sorted(names, key=lambda name: -len(part_names(name)))

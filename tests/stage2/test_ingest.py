@@ -155,6 +155,7 @@ def test_a_backfill_worker_on_one_thread_writes_what_a_single_load_does(home: Pa
     assert {f: _rows(home, "2025-03", f) for f in files} == every_core
     con = connect(threads=1)
     assert db.scalar(con, "SELECT current_setting('threads')") == 1
+    con.close()
 
 
 def test_rejected_file_is_in_the_ledger_and_loads_nothing(home: Paths, key) -> None:
