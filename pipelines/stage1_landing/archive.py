@@ -42,7 +42,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pipelines.core.atomic import atomic_file
 from pipelines.core.settings import Paths, paths, settings
-from pipelines.stage1_landing.read import Landed, check_size, masked_name, parse_file_name, read_extract
+from pipelines.stage1_landing.read import Parsed, check_size, masked_name, parse_extract, parse_file_name
 
 MAGIC = b"OROARC"
 FORMAT_VERSION = 1
@@ -316,10 +316,10 @@ class ArchivedExtract:
     size: int
     mtime_ns: int
 
-    def landed(self) -> Landed:
-        """The extract read as if it were in the landing folder, decrypted in memory only."""
+    def parsed(self) -> Parsed:
+        """The extract parsed as if it were in the landing folder, decrypted in memory only."""
         check_size(self.size)  # an oversized file is rejected as before, without decrypting it
-        return read_extract(Path(self.name), content=decrypt(self.path, load_archive_key()))
+        return parse_extract(Path(self.name), content=decrypt(self.path, load_archive_key()))
 
 
 def archived_extracts(paths: Paths, month: str) -> list[ArchivedExtract]:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 from cryptography.hazmat.primitives import hashes
 
@@ -33,10 +34,12 @@ from pipelines.stage1_landing.archive import ArchivedExtract, archived_extracts
 from pipelines.stage1_landing.read import (
     FileRejected,
     Landed,
+    Parsed,
     is_delivery_name,
+    land,
     masked_name,
+    parse_extract,
     parse_file_name,
-    read_extract,
 )
 from pipelines.stage2_pseudonymise.keyed_hash import PseudonymKey, load_key, pseudonymise
 from pipelines.stage2_pseudonymise.suggest import suggestions
@@ -259,47 +262,57 @@ def previous_load(
 
 
 def _read_files(files: list[Path | ArchivedExtract], result: MonthLoad) -> list[Landed]:
-    """Read every delivery, two at a time: parsing (Arrow's CSV reader, the spreadsheet reader) releases
-    the GIL, so a month's 290 files take both cores even when a single month is loaded."""
+    """Parse every delivery, two at a time (Arrow's CSV reader and the spreadsheet reader release the
+    GIL, so a month's 290 files take both cores even when a single month is loaded), then bring the
+    month's rows into the contract in one pass."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        read = list(pool.map(_read_one, files))
+        read = list(pool.map(_parse_one, files))
+    parsed = [item for _, item in read if item is not None]
+    verdicts = iter(land(parsed))
     landed = []
     for outcome, item in read:
-        if item is not None:
-            landed.append(item)
+        verdict = next(verdicts) if item is not None else None
+        if isinstance(verdict, FileRejected):
+            _reject(outcome, verdict)
+        elif verdict is not None:
+            landed.append(verdict)
+            outcome.dialect, outcome.encoding, outcome.rows_in = (
+                verdict.dialect,
+                verdict.encoding,
+                verdict.records,
+            )
         result.files.append(outcome)
     return landed
 
 
-def _read_one(path: Path | ArchivedExtract) -> tuple[FileOutcome, Landed | None]:
+def _parse_one(path: Path | ArchivedExtract) -> tuple[FileOutcome, Parsed | None]:
     municipality, period = parse_file_name(Path(path.name))
     sha256, size, _ = _facts(path)
     outcome = FileOutcome(path.name, municipality, period, sha256, size, "inläst")
     try:
         # An archived extract is decrypted in memory; a damaged archive stops the load (ArchiveError).
-        item = path.landed() if isinstance(path, ArchivedExtract) else read_extract(path)
+        item = path.parsed() if isinstance(path, ArchivedExtract) else parse_extract(path)
     except FileRejected as err:
-        outcome.status, outcome.rejection_code, outcome.rejection_message = "avvisad", err.code, str(err)
+        _reject(outcome, err)
         return outcome, None
-    outcome.dialect, outcome.encoding, outcome.rows_in = item.dialect, item.encoding, item.records
     return outcome, item
 
 
+def _reject(outcome: FileOutcome, err: FileRejected) -> None:
+    outcome.status, outcome.rejection_code, outcome.rejection_message = "avvisad", err.code, str(err)
+
+
 def landed_table(landed: list[Landed]) -> pa.Table:
-    tables = []
-    for item in landed:
-        n = item.rows.num_rows
-        extra = {
-            "source_file": pa.array([item.path.name] * n, pa.string()),
-            "file_municipality_code": pa.array([item.municipality_code] * n, pa.string()),
-        }
-        table = item.rows
-        for name, column in extra.items():
-            table = table.append_column(name, column)
-        tables.append(table)
-    if not tables:
+    """The month's contract rows, each with its file's name and the municipality the name gives."""
+    if not landed:
         return _empty_landed()
-    return pa.concat_tables(tables, promote_options="permissive")
+    index = np.repeat(np.arange(len(landed)), [item.rows.num_rows for item in landed])
+    table = pa.concat_tables([item.rows for item in landed], promote_options="permissive")
+    names = pa.array([item.path.name for item in landed], pa.string())
+    codes = pa.array([item.municipality_code for item in landed], pa.string())
+    return table.append_column("source_file", names.take(index)).append_column(
+        "file_municipality_code", codes.take(index)
+    )
 
 
 def _empty_landed() -> pa.Table:

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.stage1_landing.read import FileRejected, _cell_text, _sheet_columns, read_extract
+from pipelines.stage1_landing.read import (
+    FileRejected,
+    _cell_text,
+    _sheet_columns,
+    land,
+    parse_extract,
+    read_extract,
+)
 from tests.extracts import child, dash10, dash12, write_comma, write_semicolon, write_xlsx
 
 PNR = child(dt.date(2014, 6, 1))
@@ -114,6 +121,57 @@ def test_bad_file_name_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(FileRejected) as err:
         read_extract(path)
     assert err.value.code == "filnamn"
+
+
+def test_a_month_lands_at_once_as_each_file_alone(tmp_path: Path) -> None:
+    """land() brings many files into the contract in one pass: words are mapped by each row's own
+    dialect, and a wrong file is rejected without touching its neighbours."""
+    other = child(dt.date(2013, 2, 3), 456)
+    semicolon = write_semicolon(
+        tmp_path / "0180_2025-03.csv",
+        [
+            [" 0180 ", "A1", dash12(PNR), "2025-03-02", "POL", "V1", "Inleds ej", "", " "],
+            ["0180", "A2", dash12(other), "2025-03-04", "SKO", "F1", "inleds", "2025-03-09", "Söder"],
+        ],
+    )
+    wrong_municipality = write_semicolon(
+        tmp_path / "0114_2025-03.csv",
+        [["0180", f"W{i}", dash12(PNR), "2025-03-02", "POL", "V1", "inleds", "", ""] for i in range(3)],
+    )
+    comma = write_comma(
+        tmp_path / "1480_2025-03.csv",
+        [["1480", "B1", dash10(PNR), "05.03.2025", "Sjukvård", "F2|B4", "Inleds ej", "12.03.2025", "Väster"]],
+    )
+    wrong_period = write_semicolon(
+        tmp_path / "2480_2025-03.csv",
+        [["2480", f"P{i}", dash12(PNR), "2024-06-02", "POL", "V1", "inleds", "", ""] for i in range(2)],
+    )
+    spreadsheet = write_xlsx(
+        tmp_path / "1280_2025-03.xlsx",
+        [["1280", "C1", PNR, dt.date(2025, 3, 7), "SKO", "B3", "Inleds ej", dt.date(2025, 3, 20), ""]],
+    )
+    paths = [semicolon, wrong_municipality, comma, wrong_period, spreadsheet]
+    landed = land([parse_extract(path) for path in paths])
+
+    assert [type(item).__name__ for item in landed] == [
+        "Landed", "FileRejected", "Landed", "FileRejected", "Landed"
+    ]  # fmt: skip
+    assert (landed[1].code, landed[3].code) == ("fel_kommun", "fel_period")
+    for path, item in zip(paths, landed, strict=True):
+        if isinstance(item, FileRejected):
+            with pytest.raises(FileRejected) as alone:
+                read_extract(path)
+            assert (alone.value.code, str(alone.value)) == (item.code, str(item))
+        else:
+            assert item.rows.to_pylist() == read_extract(path).rows.to_pylist()
+    first, second = landed[0].rows.to_pylist()
+    assert (first["municipality_code"], first["decision_date_raw"], first["org_unit"]) == ("0180", None, None)
+    # Only the comma dialect has words for outcomes: elsewhere the text goes on to validation as it is.
+    assert first["outcome"] == "Inleds ej" and second["outcome"] == "inleds"
+    assert landed[2].rows.column("outcome").to_pylist() == ["inleds_ej"]
+    assert landed[2].rows.column("reporter").to_pylist() == ["HSV"]
+    assert landed[4].rows.column("outcome").to_pylist() == ["Inleds ej"]
+    assert [item.records for item in (landed[0], landed[2], landed[4])] == [2, 1, 1]
 
 
 CELLS = st.one_of(
