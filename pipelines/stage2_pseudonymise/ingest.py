@@ -367,7 +367,7 @@ def _write_accepted(con: duckdb.DuckDBPyConnection, out: Path, key: PseudonymKey
         f"""COPY (
             SELECT {columns} FROM checked c LEFT JOIN pseudonym_map p ON p.pnr = c.pnr_normalised
             WHERE len(reasons) = 0 ORDER BY municipality_code, report_id
-        ) TO '{out / REPORTS_FILE}' (FORMAT parquet, COMPRESSION zstd,
+        ) TO '{out / REPORTS_FILE}' ({db.PARQUET},
               KV_METADATA {{extract_month: '{month}', key_id: '{key.key_id}', contract: 'extract v1'}})"""
     )
 
@@ -388,7 +388,7 @@ def _reason_table() -> pa.Table:
 def _write_quarantine(con: duckdb.DuckDBPyConnection, landed: list[Landed], out: Path, month: str) -> None:
     build_quarantine(con, landed)
     con.execute(
-        f"COPY quarantine_out TO '{out / QUARANTINE_FILE}' (FORMAT parquet, COMPRESSION zstd, "
+        f"COPY quarantine_out TO '{out / QUARANTINE_FILE}' ({db.PARQUET}, "
         f"KV_METADATA {{extract_month: '{month}'}})"
     )
     write_analyst_csv(con.sql("SELECT * FROM quarantine_out").to_arrow_table(), out / QUARANTINE_CSV)

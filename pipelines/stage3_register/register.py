@@ -71,7 +71,7 @@ def build_entries(paths: Paths, month: str) -> dict[str, int]:
     with atomic_dir(paths.register / f"extract_month={month}") as out:
         con.execute(
             f"""COPY ({entries_sql(reports, month)}) TO '{out / REGISTER_FILE}'
-            (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{extract_month: '{month}'}})"""
+            ({db.PARQUET}, KV_METADATA {{extract_month: '{month}'}})"""
         )
         (out / DIGEST_FILE).write_text(sha256_of(out / REGISTER_FILE) + "\n", encoding="ascii")
         # Counted here, one partition at a time on the month's own thread: one count over every partition

@@ -562,7 +562,7 @@ def _build_year(
             with atomic_dir(paths.statistics / name / f"as_of_month={month}") as out:
                 cur.execute(
                     f"""COPY (SELECT * FROM result WHERE as_of_month = '{month}') TO '{out / STATISTICS_FILE}'
-                    (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{statistic: '{name}', as_of_month: '{month}',
+                    ({db.PARQUET}, KV_METADATA {{statistic: '{name}', as_of_month: '{month}',
                      contract: 'statistics v{version}', disclosure_control: 'none (internal)', data: '{label}'}})"""
                 )
         for month in kept:
@@ -606,5 +606,5 @@ def _keep_state(
             con.execute(
                 f"""COPY (SELECT * EXCLUDE (as_of_month) FROM {part} WHERE as_of_month = '{month}')
                 TO '{out / f"{part}.parquet"}'
-                (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{state.FINGERPRINT}: '{fingerprint}'}})"""
+                ({db.PARQUET}, KV_METADATA {{{state.FINGERPRINT}: '{fingerprint}'}})"""
             )

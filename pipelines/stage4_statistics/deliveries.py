@@ -195,7 +195,7 @@ def _keep_state(con, home: Paths, month: str) -> None:
             f"""COPY (SELECT municipality_code, report_id, date_received FROM undecided
                       WHERE valid_from <= '{month}' AND (valid_to IS NULL OR valid_to > '{month}'))
             TO '{out / f"{UNDECIDED_STATE}.parquet"}'
-            (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{state.FINGERPRINT}: '{fingerprint}'}})"""
+            ({db.PARQUET}, KV_METADATA {{{state.FINGERPRINT}: '{fingerprint}'}})"""
         )
 
 
@@ -236,8 +236,8 @@ def build_deliveries(home: Paths, months: list[str], carry: bool = True) -> Moni
             for table, sql in zip(TABLES, (deliveries_sql, by_reason_sql), strict=True):
                 with atomic_dir(home.statistics / table / f"as_of_month={month}") as out:
                     con.execute(
-                        f"COPY ({sql(home, month)}) TO '{out / STATISTICS_FILE}' (FORMAT parquet, "
-                        f"COMPRESSION zstd, KV_METADATA {{monitoring_table: '{table}', as_of_month: '{month}', "
+                        f"COPY ({sql(home, month)}) TO '{out / STATISTICS_FILE}' ({db.PARQUET}, "
+                        f"KV_METADATA {{monitoring_table: '{table}', as_of_month: '{month}', "
                         f"contract: 'deliveries v{contract()['version']}', data: '{label}'}})"
                     )
                     check_schema(out / STATISTICS_FILE, table)  # before the folder is swapped in

@@ -328,9 +328,7 @@ def build_population(paths: Paths) -> int | None:
         con.register("population", table)
         kv = ", ".join(f"{k}: '{v.replace(chr(39), chr(39) * 2)}'" for k, v in metadata.items())
         with atomic_dir(output_folder(paths)) as out:
-            con.execute(
-                f"COPY population TO '{out / POPULATION_DATA}' (FORMAT parquet, COMPRESSION zstd, KV_METADATA {{{kv}}})"
-            )
+            con.execute(f"COPY population TO '{out / POPULATION_DATA}' ({db.PARQUET}, KV_METADATA {{{kv}}})")
     finally:
         con.close()
     return table.num_rows
