@@ -55,17 +55,21 @@ def build_checked(
     validation time of a national month)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW base AS
-        SELECT * REPLACE (upper(reporter) AS reporter, lower(outcome) AS outcome),
+        SELECT l.* REPLACE (upper(reporter) AS reporter, lower(outcome) AS outcome),
           {_date_sql("date_received_raw")} AS date_received,
           {_date_sql("decision_date_raw")} AS decision_date,
           list_filter(
             list_transform(string_split(coalesce(causes, ''), list_separator), lambda c: upper(trim(c))),
             lambda c: c <> '') AS cause_list,
-          count(*) OVER (PARTITION BY source_file, report_id) AS rows_with_same_id,
+          coalesce(d.rows_with_same_id, 1) AS rows_with_same_id,
           DATE '{period_start}' AS period_start,
           DATE '{period_end}' AS period_end,
           DATE '{lookback_start}' AS lookback_start
-        FROM {landed}"""
+        FROM {landed} l
+        -- The ids that occur more than once in a file, joined back: a third of the time of a window
+        -- counting every id (27 -> 9 ms a national month).
+        LEFT JOIN (SELECT source_file, report_id, count(*) AS rows_with_same_id FROM {landed}
+                   GROUP BY ALL HAVING count(*) > 1) d USING (source_file, report_id)"""
     )
     keep = [row[0] for row in con.execute("DESCRIBE base").fetchall()]
     identified = normalise_select("base", "personal_number", "date_received", keep)
