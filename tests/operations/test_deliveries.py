@@ -211,7 +211,9 @@ def test_monthly_loads_continuing_from_the_carried_state_count_what_the_whole_re
     build_deliveries(home, ["2024-11"])
     assert build_deliveries(home, months[2:]).continued_from == "2024-11"
     resumed = written()
-    assert (
-        sum(r["undecided_over_deadline"] + r["late_decisions"] for rows in whole.values() for r in rows) > 0
-    )
+    counted = sum(r["undecided_over_deadline"] + r["late_decisions"] for rows in whole.values() for r in rows)
+    # Not a vacuous comparison: with ten reports or more some are counted (each is with a chance of
+    # well over half). A single report may legitimately count nowhere (hypothesis found seed 53, n 1:
+    # received late in the last month and not yet over the deadline).
+    assert counted > 0 or n < 10
     assert whole == continued == resumed
