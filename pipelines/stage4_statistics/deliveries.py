@@ -8,7 +8,9 @@ Operational counts about files and reports: no child is described, no identifier
 
 from __future__ import annotations
 
+import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -155,7 +157,7 @@ def _undecided(since: str, carried: Path | None) -> str:
 
 
 def _count_reports(con, months: list[str], since: str, carried: Path | None) -> None:
-    """Temp table ``report_counts``: per month and municipality, reports still undecided more than the
+    """Table ``report_counts`` (ordinary, so that the months' cursors read it): per month and municipality, reports still undecided more than the
     deadline after arrival (as of the month) and decisions that arrived late (in the month's extract).
 
     One pass for all the run's months: only undecided entries are matched to the months they were
@@ -166,7 +168,7 @@ def _count_reports(con, months: list[str], since: str, carried: Path | None) -> 
     con.executemany("INSERT INTO run_months VALUES (?, ?)", [[m, month_bounds(m)[1]] for m in months])
     con.execute(f"CREATE OR REPLACE TEMP TABLE undecided AS SELECT * FROM {_undecided(since, carried)}")
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE report_counts AS
+        f"""CREATE OR REPLACE TABLE report_counts AS
         WITH undecided_counts AS (
           SELECT m.month AS as_of_month, e.municipality_code, count(*) AS undecided_over_deadline
           FROM undecided e JOIN run_months m
@@ -232,20 +234,31 @@ def build_deliveries(home: Paths, months: list[str], carry: bool = True) -> Moni
             _keep_state(con, home, month)
         state.prune(home, "deliveries", kept)
         label = data_label(con, home).replace("'", "''")
-        for month in months:
-            for table, sql in zip(TABLES, (deliveries_sql, by_reason_sql), strict=True):
-                with atomic_dir(home.statistics / table / f"as_of_month={month}") as out:
-                    con.execute(
-                        f"COPY ({sql(home, month)}) TO '{out / STATISTICS_FILE}' ({db.PARQUET}, "
-                        f"KV_METADATA {{monitoring_table: '{table}', as_of_month: '{month}', "
-                        f"contract: 'deliveries v{contract()['version']}', data: '{label}'}})"
-                    )
-                    check_schema(out / STATISTICS_FILE, table)  # before the folder is swapped in
-            path = home.statistics / "deliveries" / f"as_of_month={month}" / STATISTICS_FILE
-            rows = con.execute(
-                f"SELECT municipality_code FROM read_parquet('{path}') WHERE NOT delivered ORDER BY 1"
-            ).fetchall()
-            missing[month] = [code for (code,) in rows]
+        # A month's two files are small queries that leave a core idle: two months at a time, each on
+        # a cursor of its own (a 10-year backfill's 240 files: ≈ 3 s on one core before).
+        with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+            written = pool.map(lambda month: _write_month(con, home, month, label), months)
+            missing = dict(zip(months, written, strict=True))
     finally:
         con.close()
     return Monitored(missing, since or None)
+
+
+def _write_month(con, home: Paths, month: str, label: str) -> list[str]:
+    """Write both tables as of ``month``; return the municipality codes that delivered nothing."""
+    cur = con.cursor()
+    cur.register("ref_municipalities", code_table("municipalities"))
+    for table, sql in zip(TABLES, (deliveries_sql, by_reason_sql), strict=True):
+        with atomic_dir(home.statistics / table / f"as_of_month={month}") as out:
+            cur.execute(
+                f"COPY ({sql(home, month)}) TO '{out / STATISTICS_FILE}' ({db.PARQUET}, "
+                f"KV_METADATA {{monitoring_table: '{table}', as_of_month: '{month}', "
+                f"contract: 'deliveries v{contract()['version']}', data: '{label}'}})"
+            )
+            check_schema(out / STATISTICS_FILE, table)  # before the folder is swapped in
+    path = home.statistics / "deliveries" / f"as_of_month={month}" / STATISTICS_FILE
+    rows = cur.execute(
+        f"SELECT municipality_code FROM read_parquet('{path}') WHERE NOT delivered ORDER BY 1"
+    ).fetchall()
+    cur.close()
+    return [code for (code,) in rows]
