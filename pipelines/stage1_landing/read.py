@@ -1,8 +1,13 @@
-"""Read one delivered extract, whatever system exported it, into the contract's fields (all text).
+"""Read delivered extracts, whatever system exported them, into the contract's fields (all text).
 
 A file is matched to a dialect in ``schemas/dialects/`` by its header names (case- and accent-
 insensitively). Encoding and delimiter are detected, not trusted from the dialect, because the same
 system is configured differently in different municipalities.
+
+Two steps: :func:`parse_extract` does what is per file (name, size, encoding, parsing, dialect);
+:func:`land` then brings any number of parsed files into the contract in one pass (trimming, dialect
+words to codes) and rejects a file that is plainly another municipality's or month's delivery. Stage 2
+lands a month's 290 files at once; :func:`read_extract` is the two for one file.
 
 Nothing here validates values: that is stage 2's job, on the whole month at once in DuckDB. Errors never
 quote cell contents, because a cell may hold a personnummer.
