@@ -19,7 +19,6 @@ import codecs
 import csv
 import functools
 import io
-import itertools
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -524,8 +523,8 @@ def _contract(raw: pa.Table, parsed: list[Parsed], lengths: list[int]) -> pa.Tab
     """Trim, blank to null, dialect words to codes; dates stay text (stage 2 parses them strictly)."""
     file_index = np.repeat(np.arange(len(parsed)), lengths)
     dialect = pa.array([item.dialect for item in parsed], pa.string()).take(file_index)
-    out: dict[str, Any] = {"row_number": raw.column("row_number").combine_chunks()}
-    out |= dict(zip(TEXT_FIELDS, _blank_to_null_all([raw.column(f) for f in TEXT_FIELDS]), strict=True))
+    out: dict[str, Any] = {"row_number": raw.column("row_number")}
+    out |= {name: _blank_to_null(raw.column(name)) for name in TEXT_FIELDS}
     for name, words in _dialect_words().items():
         out[name] = _map_words(out[name], dialect, words)
     for name in ("date_received", "decision_date"):
@@ -537,14 +536,11 @@ def _contract(raw: pa.Table, parsed: list[Parsed], lengths: list[int]) -> pa.Tab
     return pa.table(out)
 
 
-def _blank_to_null_all(columns: list[pa.ChunkedArray]) -> list[pa.Array]:
-    """Each column trimmed, with blank values as null, in three compute calls for all columns: they are
-    laid end to end, cleaned, and sliced apart again."""
-    arrays = [column.combine_chunks() for column in columns]
-    trimmed = pc.utf8_trim_whitespace(pa.concat_arrays(arrays))
-    cleaned = pc.if_else(pc.equal(trimmed, ""), None, trimmed)
-    ends = list(itertools.accumulate(len(a) for a in arrays))
-    return [cleaned.slice(end - len(a), len(a)) for a, end in zip(arrays, ends, strict=True)]
+def _blank_to_null(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Trimmed, with blank values as null. Column by column over the month's chunks, never laid end to
+    end: a month's text could exceed what one Arrow string array can hold."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(trimmed, ""), None, trimmed)
 
 
 @cache
@@ -558,7 +554,9 @@ def _dialect_words() -> dict[str, dict[tuple[str, str], str]]:
     return words
 
 
-def _map_words(column: pa.Array, dialect: pa.Array, words: dict[tuple[str, str], str]) -> pa.Array:
+def _map_words(
+    column: pa.ChunkedArray, dialect: pa.Array, words: dict[tuple[str, str], str]
+) -> pa.ChunkedArray:
     """Each row's dialect words to codes, case-insensitively; unmapped values pass through for
     validation. The key joins dialect and word with a unit separator, which no dialect name contains."""
     keys = pa.array([f"{d}\x1f{w}" for d, w in words], pa.string())
