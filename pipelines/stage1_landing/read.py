@@ -47,8 +47,9 @@ class FileRejected(Exception):
 
 
 @dataclass
-class Landed:
-    """One extract read into contract fields. ``rows`` has one row per data record, all text."""
+class Parsed:
+    """One extract parsed and matched to its dialect: ``rows`` holds ``row_number`` and the contract's
+    fields exactly as delivered (not yet trimmed, mapped or checked; see :func:`land`)."""
 
     path: Path
     municipality_code: str
@@ -56,10 +57,19 @@ class Landed:
     dialect: str
     encoding: str
     delimiter: str
-    records: int
     rows: pa.Table
     unreadable_rows: list[tuple[int, str]] = field(default_factory=list)  # (row number, reason code)
     ignored_columns: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Landed(Parsed):
+    """One extract in the contract's fields (:func:`land`): ``rows`` has one row per data record, all text."""
+
+    @property
+    def records(self) -> int:
+        """The file's data records: the rows read and the records that could not be split into fields."""
+        return self.rows.num_rows + len(self.unreadable_rows)
 
 
 @cache
@@ -103,22 +113,6 @@ def parse_file_name(path: Path) -> tuple[str, str]:
 def masked_name(name: str) -> str:
     """A file name with anything that looks like a personnummer replaced, safe to log and store."""
     return _name_rules()[0].sub("XXXXXX-XXXX", name)
-
-
-@dataclass
-class Parsed:
-    """One extract parsed and matched to its dialect: ``rows`` holds ``row_number`` and the contract's
-    fields exactly as delivered (not yet trimmed, mapped or checked; see :func:`land`)."""
-
-    path: Path
-    municipality_code: str
-    period: str
-    dialect: str
-    encoding: str
-    delimiter: str
-    rows: pa.Table
-    unreadable_rows: list[tuple[int, str]] = field(default_factory=list)
-    ignored_columns: list[str] = field(default_factory=list)
 
 
 def read_extract(path: Path, content: bytes | None = None) -> Landed:
@@ -181,24 +175,9 @@ def land(parsed: list[Parsed]) -> list[Landed | FileRejected]:
     out: list[Landed | FileRejected] = []
     start = 0
     for item, n, verdict in zip(parsed, lengths, verdicts, strict=True):
-        out.append(verdict or _landed(item, rows.slice(start, n)))
+        out.append(verdict or Landed(**{**vars(item), "rows": rows.slice(start, n)}))
         start += n
     return out
-
-
-def _landed(item: Parsed, rows: pa.Table) -> Landed:
-    return Landed(
-        path=item.path,
-        municipality_code=item.municipality_code,
-        period=item.period,
-        dialect=item.dialect,
-        encoding=item.encoding,
-        delimiter=item.delimiter,
-        records=rows.num_rows + len(item.unreadable_rows),
-        rows=rows,
-        unreadable_rows=item.unreadable_rows,
-        ignored_columns=item.ignored_columns,
-    )
 
 
 def check_size(size: int) -> None:

@@ -268,19 +268,15 @@ def _read_files(files: list[Path | ArchivedExtract], result: MonthLoad) -> list[
     with ThreadPoolExecutor(max_workers=2) as pool:
         read = list(pool.map(_parse_one, files))
     parsed = [item for _, item in read if item is not None]
-    verdicts = iter(land(parsed))
+    each = iter(land(parsed))  # in the order of ``parsed``: a Landed, or the file's FileRejected
     landed = []
     for outcome, item in read:
-        verdict = next(verdicts) if item is not None else None
-        if isinstance(verdict, FileRejected):
-            _reject(outcome, verdict)
-        elif verdict is not None:
-            landed.append(verdict)
-            outcome.dialect, outcome.encoding, outcome.rows_in = (
-                verdict.dialect,
-                verdict.encoding,
-                verdict.records,
-            )
+        fate = next(each) if item is not None else None
+        if isinstance(fate, FileRejected):
+            _reject(outcome, fate)
+        elif fate is not None:
+            landed.append(fate)
+            outcome.dialect, outcome.encoding, outcome.rows_in = fate.dialect, fate.encoding, fate.records
         result.files.append(outcome)
     return landed
 
