@@ -170,8 +170,9 @@ def land(parsed: list[Parsed]) -> list[Landed | FileRejected]:
     if not parsed:
         return []
     lengths = [item.rows.num_rows for item in parsed]
-    rows = _contract(pa.concat_tables([item.rows for item in parsed]), parsed, lengths)
-    verdicts = _delivery_verdicts(rows, parsed, lengths)
+    file_index = np.repeat(np.arange(len(parsed)), lengths)  # each row's file, as a position in ``parsed``
+    rows = _contract(pa.concat_tables([item.rows for item in parsed]), parsed, file_index)
+    verdicts = _delivery_verdicts(rows, parsed, lengths, file_index)
     out: list[Landed | FileRejected] = []
     start = 0
     for item, n, verdict in zip(parsed, lengths, verdicts, strict=True):
@@ -189,7 +190,9 @@ def check_size(size: int) -> None:
         raise FileRejected("for_stor", f"The file is {size} bytes; the limit is {limit} bytes.")
 
 
-def _delivery_verdicts(rows: pa.Table, parsed: list[Parsed], lengths: list[int]) -> list[FileRejected | None]:
+def _delivery_verdicts(
+    rows: pa.Table, parsed: list[Parsed], lengths: list[int], file_index: np.ndarray
+) -> list[FileRejected | None]:
     """Reject a file that is plainly another municipality's or another month's delivery.
 
     A few rows with another code or date are row problems (quarantined); a file where most rows
@@ -198,15 +201,14 @@ def _delivery_verdicts(rows: pa.Table, parsed: list[Parsed], lengths: list[int])
     """
     from pipelines.core.partitions import month_bounds
 
-    file_index = np.repeat(np.arange(len(parsed)), lengths)
-    own_code = pa.array([item.municipality_code for item in parsed], pa.string()).take(file_index)
+    own_code = _per_row([item.municipality_code for item in parsed], pa.string(), file_index)
     codes = rows.column("municipality_code")
     own = _per_file(pc.equal(codes, own_code), file_index, len(parsed))
     other = _per_file(pc.not_equal(codes, own_code), file_index, len(parsed))
     bounds = [month_bounds(item.period) for item in parsed]
     dates = pc.cast(_rough_dates(rows), pa.date32())
-    lookback = pa.array([b[2] for b in bounds], pa.date32()).take(file_index)
-    end = pa.array([b[1] for b in bounds], pa.date32()).take(file_index)
+    lookback = _per_row([b[2] for b in bounds], pa.date32(), file_index)
+    end = _per_row([b[1] for b in bounds], pa.date32(), file_index)
     dated = _per_file(pc.is_valid(dates), file_index, len(parsed))
     inside = _per_file(
         pc.and_(pc.greater_equal(dates, lookback), pc.less_equal(dates, end)), file_index, len(parsed)
@@ -230,6 +232,11 @@ def _delivery_verdicts(rows: pa.Table, parsed: list[Parsed], lengths: list[int])
         else:
             verdicts.append(None)
     return verdicts
+
+
+def _per_row(values: list[Any], type_: pa.DataType, file_index: np.ndarray) -> pa.Array:
+    """A value per file, repeated for each of the file's rows."""
+    return pa.array(values, type_).take(file_index)
 
 
 def _per_file(flags: pa.ChunkedArray | pa.Array, file_index: np.ndarray, files: int) -> np.ndarray:
@@ -498,10 +505,9 @@ def _renamed(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
     return pa.table(columns, names=["row_number", *TEXT_FIELDS])
 
 
-def _contract(raw: pa.Table, parsed: list[Parsed], lengths: list[int]) -> pa.Table:
+def _contract(raw: pa.Table, parsed: list[Parsed], file_index: np.ndarray) -> pa.Table:
     """Trim, blank to null, dialect words to codes; dates stay text (stage 2 parses them strictly)."""
-    file_index = np.repeat(np.arange(len(parsed)), lengths)
-    dialect = pa.array([item.dialect for item in parsed], pa.string()).take(file_index)
+    dialect = _per_row([item.dialect for item in parsed], pa.string(), file_index)
     out: dict[str, Any] = {"row_number": raw.column("row_number")}
     out |= {name: _blank_to_null(raw.column(name)) for name in TEXT_FIELDS}
     for name, words in _dialect_words().items():
@@ -511,7 +517,7 @@ def _contract(raw: pa.Table, parsed: list[Parsed], lengths: list[int]) -> pa.Tab
     out["dialect"] = dialect
     # Split into a list in SQL (stage 2), where trimming and dropping empty parts is one expression.
     separators = [dialects()[item.dialect].get("list_separator", ",") for item in parsed]
-    out["list_separator"] = pa.array(separators, pa.string()).take(file_index)
+    out["list_separator"] = _per_row(separators, pa.string(), file_index)
     return pa.table(out)
 
 

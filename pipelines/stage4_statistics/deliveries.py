@@ -157,8 +157,9 @@ def _undecided(since: str, carried: Path | None) -> str:
 
 
 def _count_reports(con, months: list[str], since: str, carried: Path | None) -> None:
-    """Table ``report_counts`` (ordinary, so that the months' cursors read it): per month and municipality, reports still undecided more than the
-    deadline after arrival (as of the month) and decisions that arrived late (in the month's extract).
+    """Table ``report_counts`` (ordinary, so that the months' cursors read it): per month and
+    municipality, reports still undecided more than the deadline after arrival (as of the month) and
+    decisions that arrived late (in the month's extract).
 
     One pass for all the run's months: only undecided entries are matched to the months they were
     current in, so a 10-year backfill does not rescan the register once per month.
@@ -216,8 +217,6 @@ def build_deliveries(home: Paths, months: list[str], carry: bool = True) -> Moni
     Continues from the undecided reports carried as of the month before the run when they match the
     register (see ``state``; ``carry=False`` reads the whole register)."""
     con = db.connect()
-    con.register("ref_municipalities", code_table("municipalities"))
-    missing = {}
     try:
         since = state.previous_month(min(months))
         if not (carry and state.usable(home, ["deliveries"], since, {"deliveries": [UNDECIDED_STATE]})):
