@@ -30,6 +30,7 @@ missing row), which disclosure control and researchers both rely on.
 from __future__ import annotations
 
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -519,6 +520,7 @@ def build_statistics(
     built = Built(dict.fromkeys(names, 0))
     keep = state.months_to_keep(as_of_months)
     parts = {name: part_names(name) for name in names}
+    took: dict[str, float] = {}  # seconds each statistic took in the year before: the next year's order
     for year in sorted({month[:4] for month in as_of_months}):
         chunk = sorted(month for month in as_of_months if month.startswith(year))
         since = state.previous_month(chunk[0])
@@ -526,7 +528,8 @@ def build_statistics(
             built.continued_from.append(since)
         else:
             since = ""
-        for name, n in _build_year(paths, chunk, names, since, keep).items():
+        rows, took = _build_year(paths, chunk, names, since, keep, took)
+        for name, n in rows.items():
             built.rows[name] += n
     for name in names:
         state.prune(paths, name, keep)
@@ -534,9 +537,23 @@ def build_statistics(
     return built
 
 
+def _longest_first(names: list[str], took: dict[str, float]) -> list[str]:
+    """The order in which a year's statistics start: the longest first, so that the last to finish does
+    not run alone on one core while the other idles. By what each took the year before (a year's cost
+    shifts little from one year to the next); before any year has run, by number of parts."""
+    return sorted(names, key=lambda name: (-took.get(name, 0.0), -len(part_names(name)), name))
+
+
 def _build_year(
-    paths: Paths, as_of_months: list[str], names: list[str], since: str, keep: set[str]
-) -> dict[str, int]:
+    paths: Paths,
+    as_of_months: list[str],
+    names: list[str],
+    since: str,
+    keep: set[str],
+    took: dict[str, float],
+) -> tuple[dict[str, int], dict[str, float]]:
+    """Every statistic as of ``as_of_months`` (one calendar year): rows written per statistic, and the
+    seconds each took."""
     con = connect()
     _load_entries(con, paths, as_of_months, since)
     _load_lookups(con, paths, as_of_months, names)
@@ -549,9 +566,10 @@ def _build_year(
     kept = [month for month in as_of_months if month in keep]
     fingerprints = {month: state.fingerprint(paths, month) for month in kept}
 
-    def build(name: str) -> int:
+    def build(name: str) -> tuple[int, float]:
         # Each statistic on a cursor of its own (its parts are temp tables there); the shared entries
         # are read-only by now, and two statistics at a time use the core a month's small queries leave idle.
+        started = time.perf_counter()
         cur = con.cursor()
         _register_codes(cur)
         parts = parts_sql(name, state.folder(paths, name, since) if since else None, since)
@@ -569,7 +587,7 @@ def _build_year(
             _keep_state(cur, paths, name, month, list(parts), fingerprints[month])
         count = db.scalar(cur, "SELECT count(*) FROM result")
         cur.close()
-        return count
+        return count, time.perf_counter() - started
 
     # Without a carried state a year's parts are large: one at a time keeps the peak within bounds.
     at_once = STATISTICS_AT_ONCE if since else 1
@@ -579,11 +597,10 @@ def _build_year(
         # 2.5-2.8 -> 2.1-2.4 s, a year 10.7-11.5 -> 9.5-10.2 s, and 10 % less CPU).
         con.execute(f"SET threads = {db.threads_each(at_once)}")
     with ThreadPoolExecutor(max_workers=at_once) as pool:
-        # The statistics with most parts first, so the longest is not the last to start.
-        ordered = sorted(names, key=lambda name: -len(part_names(name)))
-        rows = dict(zip(ordered, pool.map(build, ordered), strict=True))
+        ordered = _longest_first(names, took)
+        done = dict(zip(ordered, pool.map(build, ordered), strict=True))
     con.close()
-    return rows
+    return {name: n for name, (n, _) in done.items()}, {name: s for name, (_, s) in done.items()}
 
 
 def _keep_state(

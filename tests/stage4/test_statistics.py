@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from pipelines.core.schemas import codes, statistics_spec
 from pipelines.core.settings import Paths, paths
 from pipelines.core.settings import settings as settings_yaml
 from pipelines.stage3_register.register import REGISTER_FILE
+from pipelines.stage4_statistics import compute
 from pipelines.stage4_statistics.compute import STATISTICS_FILE, build_statistics, table_names
 from tests.registers import history_across_years, random_register, write_partitions
 
@@ -291,3 +293,32 @@ def test_a_damaged_state_is_computed_around_not_an_error(statistics_home: Paths)
     damaged.write_bytes(damaged.read_bytes()[:100])  # a truncated file: no footer
     assert build_statistics(statistics_home, ["2024-12"], ["reports"]).continued_from == []
     assert pq.read_table(path).to_pylist() == carried
+
+
+def test_each_year_starts_the_statistics_that_took_longest_the_year_before(
+    statistics_home: Paths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two statistics run at once: the longest go first, so that the year does not end with one core
+    idle. The first year has no timings and goes by number of parts; each later year by the seconds
+    each statistic took in the year before."""
+    write_partitions(statistics_home, history_across_years(7, 60))
+    given_timings: list[dict[str, float]] = []
+    measured: list[dict[str, float]] = []
+    build_year = compute._build_year
+
+    def recorded(*args: Any) -> tuple[dict[str, int], dict[str, float]]:
+        given_timings.append(dict(args[5]))
+        rows, seconds = build_year(*args)
+        measured.append(seconds)
+        return rows, seconds
+
+    monkeypatch.setattr(compute, "_build_year", recorded)
+    build_statistics(statistics_home, ["2024-11", "2024-12", "2025-01", "2025-02"])
+    assert given_timings == [{}, measured[0]]  # one run per calendar year, the second told the first's
+    assert set(measured[0]) == set(table_names()) and all(s > 0 for s in measured[0].values())
+
+    by_parts = sorted(table_names(), key=lambda name: (-len(compute.part_names(name)), name))
+    assert compute._longest_first(table_names(), {}) == by_parts
+    # Timings that contradict the parts' order win over it.
+    reversed_timings = {name: float(rank) for rank, name in enumerate(by_parts)}
+    assert compute._longest_first(table_names(), reversed_timings) == by_parts[::-1]
