@@ -29,6 +29,7 @@ missing row), which disclosure control and researchers both rely on.
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -116,23 +117,29 @@ def _finest(table: dict[str, Any], select: str, rows: str, where: str = "true") 
     return f"SELECT {keys}, {select} FROM {rows} WHERE {where} GROUP BY ALL"
 
 
-def _source(table: dict[str, Any], rows: str = "entries") -> str:
-    """Register entries (``rows``) with period columns, dimension columns and the table's filter."""
+def _source(table: dict[str, Any], rows: str = "entries", uses: str = "") -> str:
+    """Register entries (``rows``) with period columns, dimension columns and the table's filter.
+
+    A lookup is joined only where the filter or ``uses`` (the part's expressions) name its column:
+    joining it to every event of a count that never reads it cost ≈ 40 % of such a part."""
     dims = table.get("dimensions") or {}
     extra = "".join(
         f", unnest({d['unnest']}) AS {name}" if "unnest" in d else f", {d['column']} AS {name}"
         for name, d in dims.items()
     )
     where = f"WHERE {table['filter']}" if table.get("filter") else ""
+    used = f"{table.get('filter') or ''} {uses}"
     joins = "".join(
-        f" LEFT JOIN lookup_{name} USING ({LOOKUPS[name]})" for name in table.get("lookups") or []
+        f" LEFT JOIN lookup_{name} USING ({LOOKUPS[name]})"
+        for name in table.get("lookups") or []
+        if re.search(rf"\b{name}\b", used)
     )
     return f"""(SELECT *, strftime(month_received, '%Y-%m') AS period_month,
                       strftime(month_received, '%Y') AS period_year{extra}
                FROM {rows}{joins} {where})"""
 
 
-def _events(table: dict[str, Any], since: str) -> str:
+def _events(table: dict[str, Any], since: str, uses: str) -> str:
     """Each register entry twice: +1 in the month it became current, −1 in the month it was replaced.
 
     Only events after ``since`` (the month of the carried state, whose parts hold all earlier ones;
@@ -142,10 +149,11 @@ def _events(table: dict[str, Any], since: str) -> str:
     """
     first = f"'{since}'" if since else "(SELECT min(as_of_month) FROM as_of)"
     current = f"(valid_to IS NULL OR valid_to > {first})"
-    return f"""(SELECT valid_from AS event_month, 1 AS sign, * FROM {_source(table)}
+    source = _source(table, uses=uses)
+    return f"""(SELECT valid_from AS event_month, 1 AS sign, * FROM {source}
                 WHERE {current} AND valid_from > '{since}'
                 UNION ALL BY NAME
-                SELECT valid_to AS event_month, -1 AS sign, * FROM {_source(table)}
+                SELECT valid_to AS event_month, -1 AS sign, * FROM {source}
                 WHERE valid_to IS NOT NULL AND {current})"""
 
 
@@ -194,7 +202,7 @@ def parts_sql(name: str, carried_from: Path | None = None, since: str = "") -> d
                  {", ".join(f"sum(d.{m})::BIGINT AS {m}" for m in counts)}
           FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month,
                        {", ".join(f"sum({m}) AS {m}" for m in counts)}
-                FROM ({_finest(table, f"event_month, {deltas}", _events(table, since))})
+                FROM ({_finest(table, f"event_month, {deltas}", _events(table, since, deltas))})
                 GROUP BY {grouping}{_carried(carried_from, "counted", f"*, '{since}' AS event_month")}) d
           JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
           GROUP BY ALL"""
@@ -211,7 +219,7 @@ def parts_sql(name: str, carried_from: Path | None = None, since: str = "") -> d
           SELECT a.as_of_month, {", ".join("f." + k for k in GROUP + dims)}, sum(f.n)::BIGINT AS {m}
           FROM (SELECT {keys}, first_month, count(*) AS n FROM (
                   SELECT {first_select}{"".join(", " + d for d in dims)}, min({first}) AS first_month
-                  FROM {_source(table, "child_entries")} WHERE {counted_rows}
+                  FROM {_source(table, "child_entries", lookup or "")} WHERE {counted_rows}
                   GROUP BY {first_grouping})
                 WHERE first_month > '{since}'
                 GROUP BY ALL{carried}) f
@@ -219,7 +227,7 @@ def parts_sql(name: str, carried_from: Path | None = None, since: str = "") -> d
           GROUP BY ALL"""
     for (of, where), hist in _histograms(table).items():
         grouping, group_select = _grouping(table, "event_month", (of,))
-        events = _events(table, since)
+        events = _events(table, since, f"{of} {where}")
         finest = _finest(
             table, f"event_month, {of}, sum(sign) AS n", events, f"({where}) AND {of} IS NOT NULL"
         )

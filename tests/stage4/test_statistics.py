@@ -322,3 +322,10 @@ def test_each_year_starts_the_statistics_that_took_longest_the_year_before(
     # Timings that contradict the parts' order win over it.
     reversed_timings = {name: float(rank) for rank, name in enumerate(by_parts)}
     assert compute._longest_first(table_names(), reversed_timings) == by_parts[::-1]
+
+
+def test_a_lookup_is_joined_only_to_the_parts_that_read_it() -> None:
+    """Joining the lookup to every event of a count that never reads it cost ≈ 40 % of that part."""
+    parts = compute.parts_sql("rereported_children")
+    joined = {part for part, sql in parts.items() if "lookup_earlier_report_from" in sql}
+    assert joined == {"children_reported_again_values"}
