@@ -336,6 +336,8 @@ def _complete_grid(body: str, table: dict[str, Any]) -> str:
 
 def connect() -> duckdb.DuckDBPyConnection:
     con = db.connect()
+    memory = str(settings()["statistics"]["block_allocator_memory"]).replace("'", "")
+    con.execute(f"SET block_allocator_memory = '{memory}'")
     _register_codes(con)
     return con
 
