@@ -17,11 +17,9 @@ from __future__ import annotations
 
 import codecs
 import csv
-import functools
 import io
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -134,7 +132,9 @@ def parse_extract(path: Path, content: bytes | None = None) -> Parsed:
     raw = path.read_bytes() if content is None else content
     head = raw[:65536]
     if head.startswith(XLSX_MAGIC):
-        header, records, unreadable = _read_xlsx(raw, _sheet_names())
+        from pipelines.stage1_landing.spreadsheet import read_xlsx
+
+        header, records, unreadable = read_xlsx(raw, _sheet_names())
         encoding, delimiter = "xlsx", ""
         dialect_format = "xlsx"
     else:
@@ -398,65 +398,6 @@ def _read_csv_exact(raw: bytes, encoding: str, delimiter: str) -> tuple[list[str
 def _sheet_names() -> list[str]:
     """Sheet names the spreadsheet dialects look for before falling back to the first sheet."""
     return [n for d in dialects().values() if d["format"] == "xlsx" for n in d.get("sheet_names", [])]
-
-
-def _read_xlsx(raw: bytes, preferred: list[str]) -> tuple[list[str], pa.Table, list]:
-    from python_calamine import CalamineWorkbook
-
-    try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(raw))
-        by_fold = {fold(name): name for name in book.sheet_names}
-        named = next((by_fold[fold(n)] for n in preferred if fold(n) in by_fold), None)
-        chosen = book.get_sheet_by_name(named) if named else book.get_sheet_by_index(0)
-        sheet = chosen.to_python(skip_empty_area=False)
-    except Exception as err:  # calamine raises its own types; none carry cell values
-        raise FileRejected("inte_tabell", f"The XLSX file cannot be read ({type(err).__name__}).") from None
-    if not sheet:
-        raise FileRejected("tom_fil", "The first sheet is empty.")
-    header = [_cell_text(value) for value in sheet[0]]
-    columns, row_numbers = _sheet_columns(sheet[1:], len(header))
-    if not len(row_numbers):
-        raise FileRejected("bara_rubrik", "The first sheet has a header row but no data rows.")
-    table = pa.table(dict(zip(header, columns, strict=True)))
-    return header, table.append_column("__row_number", row_numbers), []
-
-
-def _sheet_columns(rows: list[list[Any]], width: int) -> tuple[list[pa.Array], pa.Array]:
-    """The data rows as ``width`` text columns and their row numbers (header = row 1). Rows with no
-    visible text are left out but keep their numbers. A row whose only text lies beyond the header is
-    still a row (its fields are checked, and found empty); those cells themselves are not kept.
-
-    Column by column: a column of text cells converts in one call, and only columns holding dates or
-    numbers are converted cell by cell (a month's spreadsheets: ≈ 260,000 cells)."""
-    full = max([width, *(len(row) for row in rows)])
-    if any(len(row) != full for row in rows):  # calamine's rows all span the sheet's range
-        rows = [[*row, *[None] * (full - len(row))] for row in rows]
-    if not rows or not full:
-        return [_column_text([]) for _ in range(width)], pa.array([], pa.int32())
-    columns = [_column_text(list(values)) for values in zip(*rows, strict=True)]
-    visible = functools.reduce(pc.or_, (pc.not_equal(column, "") for column in columns))
-    numbers = pa.array(range(2, len(rows) + 2), pa.int32()).filter(visible)
-    return [column.filter(visible) for column in columns[:width]], numbers
-
-
-def _column_text(values: list[Any]) -> pa.Array:
-    try:
-        return pa.array(values, pa.string()).fill_null("")
-    except (pa.ArrowTypeError, pa.ArrowInvalid):  # a date or number among the cells
-        return pa.array([value if type(value) is str else _cell_text(value) for value in values], pa.string())
-
-
-def _cell_text(value: Any) -> str:
-    """Spreadsheet cells as the text a person sees: dates ISO, whole numbers without '.0'."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d") if value.time() == datetime.min.time() else value.isoformat(" ")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def match_dialect(header: list[str], file_format: str) -> tuple[str, dict[str, str], list[str]]:

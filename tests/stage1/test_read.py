@@ -6,13 +6,9 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from pipelines.stage1_landing.read import (
     FileRejected,
-    _cell_text,
-    _sheet_columns,
     land,
     parse_extract,
     read_extract,
@@ -172,37 +168,3 @@ def test_a_month_lands_at_once_as_each_file_alone(tmp_path: Path) -> None:
     assert landed[2].rows.column("reporter").to_pylist() == ["HSV"]
     assert landed[4].rows.column("outcome").to_pylist() == ["Inleds ej"]
     assert [item.records for item in (landed[0], landed[2], landed[4])] == [2, 1, 1]
-
-
-CELLS = st.one_of(
-    st.none(),
-    st.just(""),
-    st.text(max_size=6),
-    st.integers(-(10**12), 10**12),
-    st.floats(allow_nan=False, allow_infinity=False),
-    st.dates(),
-    st.datetimes(),
-    st.booleans(),
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    width=st.integers(0, 5),
-    rows=st.lists(st.lists(CELLS, max_size=7), max_size=8),
-)
-def test_spreadsheet_cells_read_column_by_column_as_row_by_row(width: int, rows: list[list[object]]) -> None:
-    """Each cell as the text a person sees, blank rows left out with their numbers kept, cells beyond
-    the header not read: the column-wise conversion agrees with converting row by row."""
-    expected_rows, expected_numbers = [], []
-    for number, row in enumerate(rows, start=2):
-        texts = [_cell_text(value) for value in row]
-        if any(texts):
-            expected_rows.append(texts[:width] + [""] * (width - len(texts)))
-            expected_numbers.append(number)
-    columns, numbers = _sheet_columns(rows, width)
-    assert numbers.to_pylist() == expected_numbers
-    assert len(columns) == width
-    assert all(len(column) == len(expected_numbers) for column in columns)
-    if width:
-        assert [list(row) for row in zip(*(c.to_pylist() for c in columns), strict=True)] == expected_rows
