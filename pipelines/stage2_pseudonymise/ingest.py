@@ -130,13 +130,14 @@ def landing_files(landing: Path, month: str) -> list[Path]:
     return [path for path, _ in delivered_files(landing, month)]
 
 
-def month_extracts(paths: Paths, month: str) -> list[Path | ArchivedExtract]:
-    """The month's plaintext landing files and its archived (encrypted) extracts.
+def month_extracts(paths: Paths, month: str, plain: list[Path] | None = None) -> list[Path | ArchivedExtract]:
+    """The month's plaintext landing files (``plain``, when the caller has listed them) and its archived
+    (encrypted) extracts.
 
     A landing file replaces an archived one of the same name: that is a re-delivery under the same name,
     as when it overwrote the earlier file in the landing folder.
     """
-    plain = landing_files(paths.landing, month)
+    plain = landing_files(paths.landing, month) if plain is None else plain
     names = {path.name for path in plain}
     return plain + [item for item in archived_extracts(paths, month) if item.name not in names]
 
@@ -189,14 +190,21 @@ def current_deliveries(files: list[Path | ArchivedExtract]) -> tuple[list, list]
     return sorted(current, key=lambda p: p.name), sorted(superseded, key=lambda p: p.name)
 
 
-def load_month(month: str, key: PseudonymKey, paths: Paths, threads: int | None = None) -> MonthLoad:
+def load_month(
+    month: str,
+    key: PseudonymKey,
+    paths: Paths,
+    threads: int | None = None,
+    landing: list[Path] | None = None,
+) -> MonthLoad:
     """Load every delivery for ``month`` and replace the month's outputs atomically.
 
     If the month was already loaded from exactly the same files (by SHA-256) with the same key, nothing
     is redone: the same file twice changes nothing, and a backfill over loaded months is cheap.
-    ``threads``: DuckDB threads for the month's queries (None: one per core).
+    ``threads``: DuckDB threads for the month's queries (None: one per core). ``landing``: the month's
+    landing files, when the caller has listed them (None: list the landing folder).
     """
-    current, superseded = current_deliveries(month_extracts(paths, month))
+    current, superseded = current_deliveries(month_extracts(paths, month, landing))
     previous = previous_load(paths, month, key, current + superseded)
     if previous is not None:
         return previous
@@ -217,9 +225,12 @@ def load_months(months: list[str], key: PseudonymKey, paths: Paths) -> list[Mont
     Workers are spawned (not forked: the parent holds DuckDB and Dagster threads) and read the key
     from the environment themselves, so the secret never crosses a process boundary.
     """
+    landing = _landing_by_month(paths.landing, months)
     workers = min(len(months), os.cpu_count() or 1, int(settings()["extract"]["parallel_months"]))
     if workers < 2:
-        return [load_month(month, key, paths) for month in months]
+        return [
+            load_month(month, key, paths, landing=files) for month, files in zip(months, landing, strict=True)
+        ]
     context = multiprocessing.get_context("spawn")
     # The cores shared out between the workers: DuckDB's threads per query otherwise contend with the
     # other workers' (measured on 2 cores, 12 national months: 4-11 % less CPU, 2-11 % less wall in
@@ -227,11 +238,23 @@ def load_months(months: list[str], key: PseudonymKey, paths: Paths) -> list[Mont
     threads = db.threads_each(workers)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         n = len(months)
-        return list(pool.map(_load_in_worker, months, [str(paths.home)] * n, [threads] * n))
+        return list(pool.map(_load_in_worker, months, [str(paths.home)] * n, [threads] * n, landing))
 
 
-def _load_in_worker(month: str, home: str, threads: int) -> MonthLoad:
-    return load_month(month, load_key(), Paths(Path(home)), threads)
+def _landing_by_month(landing: Path, months: list[str]) -> list[list[Path] | None]:
+    """Each month's landing files from one listing of the folder (ten years hold ≈ 35,000 names: listed
+    once, not once per month). A single month lists its own: names not naming it are skipped unparsed."""
+    if len(months) < 2:
+        return [None] * len(months)
+    listed: dict[str, list[Path]] = {month: [] for month in months}
+    for path, period in delivered_files(landing):
+        if period in listed:
+            listed[period].append(path)
+    return [listed[month] for month in months]
+
+
+def _load_in_worker(month: str, home: str, threads: int, landing: list[Path] | None) -> MonthLoad:
+    return load_month(month, load_key(), Paths(Path(home)), threads, landing)
 
 
 def previous_load(

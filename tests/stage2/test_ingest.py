@@ -226,3 +226,20 @@ def test_a_month_is_found_by_the_period_its_name_gives_not_by_any_date_in_it(hom
         ("0180_2025-03.csv", "2025-03"),
         ("0180_2025-04_rattelse-2025-03.csv", "2025-04"),
     ]
+
+
+def test_a_backfill_lists_the_landing_folder_once_and_finds_what_each_month_finds(
+    home: Paths, monkeypatch
+) -> None:
+    from pipelines.stage2_pseudonymise import ingest
+
+    home.landing.mkdir(parents=True, exist_ok=True)
+    for name in ["0180_2025-03.csv", "0180_2025-04_rattelse-2025-03.csv", "0114_2025-03_v2.xlsx", "x.csv"]:
+        (home.landing / name).write_text("x")
+    months = ["2025-03", "2025-04", "2025-05"]
+    each = [ingest.landing_files(home.landing, month) for month in months]
+    listings = []
+    monkeypatch.setattr(ingest.os, "scandir", lambda p, real=os.scandir: listings.append(p) or real(p))
+    assert ingest._landing_by_month(home.landing, months) == each
+    assert each[2] == [] and len(listings) == 1
+    assert ingest._landing_by_month(home.landing, ["2025-04"]) == [None]  # a single month lists its own
