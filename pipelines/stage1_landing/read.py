@@ -125,8 +125,12 @@ def read_extract(path: Path, content: bytes | None = None) -> Landed:
     return landed
 
 
-def parse_extract(path: Path, content: bytes | None = None) -> Parsed:
-    """The file-level half of reading: name, size, encoding, delimiter, parse, dialect (FileRejected)."""
+def parse_extract(
+    path: Path, content: bytes | None = None, read: tuple[list[str], pa.Table, list] | None = None
+) -> Parsed:
+    """The file-level half of reading: name, size, encoding, delimiter, parse, dialect (FileRejected).
+
+    ``read``: the file's CSV rows when :func:`read_csv_together` has read them with other files."""
     municipality, period = parse_file_name(path)
     check_size(path.stat().st_size if content is None else len(content))
     raw = path.read_bytes() if content is None else content
@@ -138,12 +142,8 @@ def parse_extract(path: Path, content: bytes | None = None) -> Parsed:
         encoding, delimiter = "xlsx", ""
         dialect_format = "xlsx"
     else:
-        encoding = detect_encoding(head)
-        if encoding == "utf-8" and len(raw) > len(head):
-            encoding = _confirm_utf8(raw)
-        header_line = _first_line(head, encoding)
-        delimiter = sniff_delimiter(header_line)
-        header, records, unreadable = _read_csv(raw, encoding, delimiter)
+        encoding, delimiter = _text_format(raw)
+        header, records, unreadable = read or _read_csv(raw, encoding, delimiter)
         dialect_format = "csv"
     name, mapping, ignored = match_dialect(header, dialect_format)
     return Parsed(
@@ -327,6 +327,62 @@ def sniff_delimiter(header_line: str) -> str:
     return best
 
 
+def _text_format(raw: bytes) -> tuple[str, str]:
+    """(encoding, delimiter) of a delimited text file (FileRejected when it is not a table)."""
+    head = raw[:65536]
+    encoding = detect_encoding(head)
+    if encoding == "utf-8" and len(raw) > len(head):
+        encoding = _confirm_utf8(raw)
+    return encoding, sniff_delimiter(_first_line(head, encoding))
+
+
+def _has_blank_line(raw: bytes) -> bool:
+    return re.search(rb"\n[ \t\r]*\n", raw.lstrip(b"\r\n")) is not None
+
+
+def read_csv_together(contents: list[bytes | None]) -> list[tuple[list[str], pa.Table, list] | None]:
+    """The rows of many small CSV files, read by one pyarrow call per shared header, encoding and
+    delimiter instead of one per file (a national month's 247 CSV files: 0.13 -> 0.02 s of CPU; the
+    call's own overhead was most of the work). Per file: what :func:`_read_csv` would give it, or None
+    where the file is read alone (a spreadsheet, a quote or a lone carriage return that could make a
+    record span lines, a blank or malformed line, a file alone in its group, anything not a table)."""
+    groups: dict[tuple[str, str, bytes], list[tuple[int, bytes, int]]] = {}
+    for i, raw in enumerate(contents):
+        key = _batchable(raw) if raw is not None else None
+        if key is not None:
+            header_line, body = raw.split(b"\n", 1)
+            rows = body.count(b"\n") + (not body.endswith(b"\n"))
+            groups.setdefault((*key, header_line), []).append(
+                (i, body if body.endswith(b"\n") else body + b"\n", rows)
+            )
+    out: list[tuple[list[str], pa.Table, list] | None] = [None] * len(contents)
+    for (encoding, delimiter, header_line), members in groups.items():
+        if len(members) < 2:
+            continue
+        raw = b"".join([header_line, b"\n", *(body for _, body, _ in members)])
+        table = _arrow_csv(raw, encoding, delimiter)
+        if table is None or table.num_rows != sum(rows for _, _, rows in members):
+            continue  # each file alone finds (and numbers) what is wrong
+        start = 0
+        for i, _, rows in members:
+            out[i] = (table.column_names, table.slice(start, rows), [])
+            start += rows
+    return out
+
+
+def _batchable(raw: bytes) -> tuple[str, str] | None:
+    """(encoding, delimiter) of a CSV file whose records are exactly its lines after the header."""
+    if raw.startswith(XLSX_MAGIC) or raw.startswith((b"\n", b"\r")) or b'"' in raw:
+        return None
+    if raw.count(b"\r") != raw.count(b"\r\n") or _has_blank_line(raw) or not raw.partition(b"\n")[2].strip():
+        return None
+    try:
+        encoding, delimiter = _text_format(raw)
+    except FileRejected:
+        return None
+    return None if encoding.startswith("utf-16") else (encoding, delimiter)
+
+
 def _read_csv(raw: bytes, encoding: str, delimiter: str) -> tuple[list[str], pa.Table, list]:
     """Fast path with pyarrow; the exact csv-module reader where row numbers could drift.
 
@@ -334,8 +390,18 @@ def _read_csv(raw: bytes, encoding: str, delimiter: str) -> tuple[list[str], pa.
     them, so a file with a blank line (or in UTF-16, where that is hard to see in bytes) and a file with
     any malformed record are read record by record instead.
     """
-    if encoding.startswith("utf-16") or re.search(rb"\n[ \t\r]*\n", raw.lstrip(b"\r\n")):
+    if encoding.startswith("utf-16") or _has_blank_line(raw):
         return _read_csv_exact(raw, encoding, delimiter)
+    table = _arrow_csv(raw, encoding, delimiter)
+    if table is None:
+        return _read_csv_exact(raw, encoding, delimiter)
+    if table.num_rows == 0:
+        raise FileRejected("bara_rubrik", "The file has a header row but no data rows.")
+    return table.column_names, table, []
+
+
+def _arrow_csv(raw: bytes, encoding: str, delimiter: str) -> pa.Table | None:
+    """Every field as text by pyarrow, or None if any record is malformed or the text will not decode."""
     bad: list[int] = []
 
     def on_invalid(_row: Any) -> str:
@@ -343,9 +409,12 @@ def _read_csv(raw: bytes, encoding: str, delimiter: str) -> tuple[list[str], pa.
         return "skip"
 
     try:
+        # Handed over as UTF-8: pyarrow decodes a malformed record's text as UTF-8 for the handler, and
+        # a Windows-1252 letter there printed a traceback instead of counting the record.
+        utf8 = raw if encoding == "utf-8" else raw.decode(encoding).encode("utf-8")
         table = pacsv.read_csv(
-            pa.BufferReader(raw),
-            read_options=pacsv.ReadOptions(encoding=encoding, use_threads=False, block_size=1 << 24),
+            pa.BufferReader(utf8),
+            read_options=pacsv.ReadOptions(encoding="utf-8", use_threads=False, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=on_invalid
             ),
@@ -354,13 +423,8 @@ def _read_csv(raw: bytes, encoding: str, delimiter: str) -> tuple[list[str], pa.
             ),
         )
     except (pa.ArrowInvalid, UnicodeDecodeError):
-        bad.append(1)
-        table = None
-    if bad or table is None:
-        return _read_csv_exact(raw, encoding, delimiter)
-    if table.num_rows == 0:
-        raise FileRejected("bara_rubrik", "The file has a header row but no data rows.")
-    return table.column_names, table, []
+        return None
+    return None if bad else table
 
 
 def _all_text(raw: bytes, encoding: str, delimiter: str) -> dict[str, pa.DataType]:

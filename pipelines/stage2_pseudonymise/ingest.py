@@ -40,6 +40,7 @@ from pipelines.stage1_landing.read import (
     masked_name,
     parse_extract,
     parse_file_name,
+    read_csv_together,
 )
 from pipelines.stage2_pseudonymise.keyed_hash import PseudonymKey, load_key, pseudonymise
 from pipelines.stage2_pseudonymise.suggest import suggestions
@@ -288,8 +289,10 @@ def _read_files(files: list[Path | ArchivedExtract], result: MonthLoad) -> list[
     """Parse every delivery, two at a time (Arrow's CSV reader and the spreadsheet reader release the
     GIL, so a month's 290 files take both cores even when a single month is loaded), then bring the
     month's rows into the contract in one pass."""
+    contents = [_small_file(path) for path in files]
+    together = read_csv_together(contents)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        read = list(pool.map(_parse_one, files))
+        read = list(pool.map(_parse_one, files, contents, together))
     parsed = [item for _, item in read if item is not None]
     each = iter(land(parsed))  # in the order of ``parsed``: a Landed, or the file's FileRejected
     landed = []
@@ -304,13 +307,28 @@ def _read_files(files: list[Path | ArchivedExtract], result: MonthLoad) -> list[
     return landed
 
 
-def _parse_one(path: Path | ArchivedExtract) -> tuple[FileOutcome, Parsed | None]:
+def _small_file(path: Path | ArchivedExtract) -> bytes | None:
+    """A landing file's bytes, to be read together with the others; None where it is read alone (an
+    archived extract, a file beyond the size limit or unreadable: parse_extract says why)."""
+    if isinstance(path, ArchivedExtract):
+        return None
+    try:
+        return (
+            path.read_bytes() if 0 < path.stat().st_size <= settings()["extract"]["max_file_bytes"] else None
+        )
+    except OSError:
+        return None
+
+
+def _parse_one(
+    path: Path | ArchivedExtract, content: bytes | None = None, read: tuple | None = None
+) -> tuple[FileOutcome, Parsed | None]:
     municipality, period = parse_file_name(Path(path.name))
     sha256, size, _ = _facts(path)
     outcome = FileOutcome(path.name, municipality, period, sha256, size, "inläst")
     try:
         # An archived extract is decrypted in memory; a damaged archive stops the load (ArchiveError).
-        item = path.parsed() if isinstance(path, ArchivedExtract) else parse_extract(path)
+        item = path.parsed() if isinstance(path, ArchivedExtract) else parse_extract(path, content, read)
     except FileRejected as err:
         _reject(outcome, err)
         return outcome, None

@@ -6,6 +6,8 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.stage1_landing.read import (
     FileRejected,
@@ -168,3 +170,78 @@ def test_a_month_lands_at_once_as_each_file_alone(tmp_path: Path) -> None:
     assert landed[2].rows.column("reporter").to_pylist() == ["HSV"]
     assert landed[4].rows.column("outcome").to_pylist() == ["Inleds ej"]
     assert [item.records for item in (landed[0], landed[2], landed[4])] == [2, 1, 1]
+
+
+PLAIN = st.text(st.sampled_from(list("ab1 åé")), max_size=4)
+ODD = st.text(st.sampled_from(list('ab1;,\t"åé \r\n')), max_size=4)
+
+
+@st.composite
+def csv_file(draw, usual: tuple[list[str], str, str, str]) -> bytes:
+    """A small CSV file like a month's deliveries: mostly in the month's usual header, delimiter, line
+    ending and encoding, with every oddity that changes how records are split: quotes, carriage
+    returns, blank and short lines, a missing final newline."""
+    header, delimiter, newline, encoding = usual
+    if draw(st.integers(0, 4)) == 0:
+        header = draw(
+            st.sampled_from([["Kommun", "Id", "Datum"], ["Kommun", "Id"], ["kommun", "Id", "Datum"]])
+        )
+        delimiter = draw(st.sampled_from([";", ","]))
+        newline = draw(st.sampled_from(["\n", "\r\n"]))
+        encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]))
+    fields = st.one_of(*[PLAIN] * 9, ODD)
+    width = (
+        st.integers(len(header) - 1, len(header) + 1)
+        if draw(st.integers(0, 4)) == 0
+        else st.just(len(header))
+    )
+    rows = draw(st.lists(width.flatmap(lambda n: st.lists(fields, min_size=n, max_size=n)), max_size=4))
+    text = newline.join(delimiter.join(row) for row in [header, *rows])
+    text += draw(st.sampled_from(["", newline, newline, newline + newline]))
+    return text.encode(encoding, errors="replace")
+
+
+USUAL = st.tuples(
+    st.sampled_from([["Kommun", "Id", "Datum"], ["Kommun", "Id"]]),
+    st.sampled_from([";", ","]),
+    st.sampled_from(["\n", "\r\n"]),
+    st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+)
+MONTHS_FILES = USUAL.flatmap(lambda usual: st.lists(csv_file(usual), max_size=6))
+
+
+@settings(max_examples=300, deadline=None)
+@given(MONTHS_FILES)
+def test_csv_files_read_together_give_what_each_gives_alone(contents: list[bytes]) -> None:
+    """Whatever the files hold, a file read with others has the header, rows and texts it has read alone,
+    and a file that cannot be read that way is left to be read alone."""
+    from pipelines.stage1_landing.read import _read_csv, _text_format, read_csv_together
+
+    together = read_csv_together(contents)
+    assert len(together) == len(contents)
+    for raw, read in zip(contents, together, strict=True):
+        if read is None:
+            continue
+        header, table, unreadable = _read_csv(raw, *_text_format(raw))
+        assert read[0] == header and read[2] == unreadable == []
+        assert read[1].to_pydict() == table.to_pydict()
+
+
+def test_a_month_of_plain_csv_files_is_read_together(tmp_path: Path) -> None:
+    """Files sharing header, encoding and delimiter are read in one call (the speed it exists for); a
+    file with a quoted field, or alone in its kind, is read alone."""
+    from pipelines.stage1_landing.read import read_csv_together
+
+    plain = [b"Kommun;Id\n0180;A1\n0180;A2\n", b"Kommun;Id\r\n0114;B1", b"Kommun;Id\n1280;C1\n"]
+    quoted = b'Kommun;Id\n0180;"A\n3"\n'
+    alone = b"Kommun,Id\n0180,A4\n"
+    together = read_csv_together([*plain, quoted, alone])
+    assert [read is not None for read in together] == [
+        True,
+        False,
+        True,
+        False,
+        False,
+    ]  # \r\n: another header line
+    assert together[0][1].to_pydict() == {"Kommun": ["0180", "0180"], "Id": ["A1", "A2"]}
+    assert together[2][1].to_pydict() == {"Kommun": ["1280"], "Id": ["C1"]}
