@@ -35,6 +35,7 @@ from pipelines.stage1_landing.read import (
     FileRejected,
     Landed,
     Parsed,
+    check_size,
     is_delivery_name,
     land,
     masked_name,
@@ -161,6 +162,12 @@ def sha256_of(path: Path) -> str:
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
+    return digest.finalize().hex()
+
+
+def _sha256_of_bytes(content: bytes) -> str:
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(content)
     return digest.finalize().hex()
 
 
@@ -313,10 +320,9 @@ def _small_file(path: Path | ArchivedExtract) -> bytes | None:
     if isinstance(path, ArchivedExtract):
         return None
     try:
-        return (
-            path.read_bytes() if 0 < path.stat().st_size <= settings()["extract"]["max_file_bytes"] else None
-        )
-    except OSError:
+        check_size(path.stat().st_size)
+        return path.read_bytes()
+    except (FileRejected, OSError):
         return None
 
 
@@ -324,7 +330,10 @@ def _parse_one(
     path: Path | ArchivedExtract, content: bytes | None = None, read: tuple | None = None
 ) -> tuple[FileOutcome, Parsed | None]:
     municipality, period = parse_file_name(Path(path.name))
-    sha256, size, _ = _facts(path)
+    if content is None:
+        sha256, size, _ = _facts(path)
+    else:  # the bytes already read, not the file again
+        sha256, size = _sha256_of_bytes(content), len(content)
     outcome = FileOutcome(path.name, municipality, period, sha256, size, "inläst")
     try:
         # An archived extract is decrypted in memory; a damaged archive stops the load (ArchiveError).
