@@ -299,7 +299,8 @@ def detect_encoding(head: bytes) -> str:
 
 
 def _confirm_utf8(raw: bytes) -> str:
-    """The whole file must decode as UTF-8, not just its first 64 KiB; otherwise it is Windows-1252."""
+    """The whole file must decode as UTF-8, not just its first 64 KiB (whose end may cut a character);
+    otherwise it is Windows-1252."""
     try:
         raw.decode("utf-8")
         return "utf-8"
@@ -331,7 +332,7 @@ def _text_format(raw: bytes) -> tuple[str, str]:
     """(encoding, delimiter) of a delimited text file (FileRejected when it is not a table)."""
     head = raw[:65536]
     encoding = detect_encoding(head)
-    if encoding == "utf-8" and len(raw) > len(head):
+    if encoding == "utf-8":  # also a file within the sample: its last bytes were not cut by the sample
         encoding = _confirm_utf8(raw)
     return encoding, sniff_delimiter(_first_line(head, encoding))
 

@@ -245,3 +245,11 @@ def test_a_month_of_plain_csv_files_is_read_together(tmp_path: Path) -> None:
     ]  # \r\n: another header line
     assert together[0][1].to_pydict() == {"Kommun": ["0180", "0180"], "Id": ["A1", "A2"]}
     assert together[2][1].to_pydict() == {"Kommun": ["1280"], "Id": ["C1"]}
+
+
+def test_a_small_windows_1252_file_ending_in_a_swedish_letter_is_not_taken_for_utf8(tmp_path: Path) -> None:
+    """The allowance for a character cut by the 64 KiB sample does not apply to a file that fits in it."""
+    from pipelines.stage1_landing.read import _text_format
+
+    raw = "Kommun;Ort\n0180;Tranå".encode("cp1252")
+    assert _text_format(raw) == ("cp1252", ";")
