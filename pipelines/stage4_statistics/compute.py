@@ -64,6 +64,22 @@ def _counts(table: dict[str, Any]) -> dict[str, str]:
     return {name: expand(m["count"]) for name, m in table["measures"].items() if "count" in m}
 
 
+def _key_sums(table: dict[str, Any]) -> dict[str, str]:
+    """Key-sum measures: the condition of the count they shadow (summed over ``record_key``, not 1)."""
+    counts = _counts(table)
+    return {name: counts[m["key_sum"]] for name, m in table["measures"].items() if "key_sum" in m}
+
+
+def _summed(table: dict[str, Any]) -> list[str]:
+    """Measures that are sums of per-entry deltas (the ``counted`` part): counts and key sums."""
+    return [*_counts(table), *_key_sums(table)]
+
+
+def record_key_sql() -> str:
+    """A report's record key (statistics.yaml ``record_key``), for the cell-key method of stage 5."""
+    return f"({statistics_spec()['record_key']})::BIGINT AS record_key"
+
+
 def _distincts(table: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
     """Distinct measures: (column counted, lookup month from which a row counts, or None)."""
     return {name: (m["distinct"], m.get("from")) for name, m in table["measures"].items() if "distinct" in m}
@@ -75,7 +91,7 @@ def _quantiles(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _zero_filled(table: dict[str, Any]) -> list[str]:
     """Measures that are 0 where nothing was counted (counts, distincts); quantiles stay null there."""
-    return [n for n, m in table["measures"].items() if "count" in m or "distinct" in m]
+    return [n for n, m in table["measures"].items() if {"count", "distinct", "key_sum"} & set(m)]
 
 
 def _grouping(table: dict[str, Any], time_column: str, extra: tuple[str, ...] = ()) -> tuple[str, str]:
@@ -193,9 +209,12 @@ def parts_sql(name: str, carried_from: Path | None = None, since: str = "") -> d
     table = statistics_spec()["tables"][name]
     dims = list(table.get("dimensions") or {})
     keys = ", ".join(GROUP + dims)
-    counts = _counts(table)
+    counts = _summed(table)
     grouping, group_select = _grouping(table, "event_month")
-    deltas = ", ".join(f"sum(sign * ({cond})::INTEGER) AS {m}" for m, cond in counts.items())
+    deltas = ", ".join(
+        [f"sum(sign * ({cond})::INTEGER) AS {m}" for m, cond in _counts(table).items()]
+        + [f"sum(sign * ({cond})::BIGINT * record_key) AS {m}" for m, cond in _key_sums(table).items()]
+    )
     parts = {
         "counted": f"""
           SELECT a.as_of_month, {", ".join("d." + k for k in GROUP + dims)},
@@ -375,7 +394,7 @@ def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: li
     # valid_from >= the first year selects no other rows (no report is received after the extract that
     # holds it), but lets DuckDB skip earlier extract months' files unread.
     in_years = f"year(month_received) >= {first_year} AND valid_from >= '{first_year}-01'"
-    history = f"""(SELECT {columns} FROM read_parquet('{glob}')
+    history = f"""(SELECT {columns}, {record_key_sql()} FROM read_parquet('{glob}')
         WHERE valid_from <= '{max(as_of_months)}' AND {in_years})"""
     with_valid_to = f"lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to"
     if not since:
@@ -390,7 +409,7 @@ def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: li
         reach = f"make_date({first_year}, 1, 1) - INTERVAL ({_lookup_reach_days()}) DAY"
         con.execute(
             f"""CREATE OR REPLACE TABLE relevant AS
-            SELECT * FROM (SELECT {columns}, child_pseudonym IN (SELECT child_pseudonym FROM children) AS about_child,
+            SELECT * FROM (SELECT {columns}, {record_key_sql()}, child_pseudonym IN (SELECT child_pseudonym FROM children) AS about_child,
                                   ({KEY}) IN (SELECT ({KEY}) FROM touched) AS touched,
                                   {in_years} AS in_years
                            FROM read_parquet('{glob}')

@@ -27,6 +27,8 @@ from pipelines.stage4_statistics.compute import STATISTICS_FILE
 from pipelines.stage5_protection.model import Hierarchy, Link, TableSpec
 
 GEO, PERIOD, VALUE = "geo", "period", "value"
+KEY = "key_sum"  # sum of the cell's record keys (cell-key method); 0 where the source has none
+KEY_SUFFIX = "_key"  # a count measure's key-sum twin in stage 4 (statistics.yaml ``key_sum``)
 RIKET = "00"
 INCREMENT = "__increment"  # suffix of a main table's increment table (engine only, never published)
 
@@ -146,19 +148,37 @@ def source_cells(home: Paths, name: str, as_of: str, period_type: str) -> pd.Dat
     src = src.rename(columns={"geo_code": GEO, "period": PERIOD})
     dims = spec["dimensions"]
     (first, first_dim), *_ = dims.items()
+    keys = _key_sums(src)
     if "categories" in first_dim:  # a wide source: one category per expression over its columns
         parts = [
-            src[[GEO, PERIOD]].assign(**{first: code, VALUE: src.eval(cat["value"])})
+            src[[GEO, PERIOD]].assign(
+                **{first: code, VALUE: src.eval(cat["value"]), KEY: _eval_or_zero(keys, cat["value"])}
+            )
             for code, cat in first_dim["categories"].items()
         ]
         return pd.concat(parts, ignore_index=True)
-    base = src[[GEO, PERIOD, *dims]].assign(**{VALUE: src["reports"]})
+    base = src[[GEO, PERIOD, *dims]].assign(**{VALUE: src["reports"], KEY: _eval_or_zero(keys, "reports")})
     parts = [base]
     for subset in _total_subsets(dims):  # totals over every combination of dimensions that have one
         keep = [d for d in dims if d not in subset]
-        summed = base.groupby([GEO, PERIOD, *keep], as_index=False)[VALUE].sum()
+        summed = base.groupby([GEO, PERIOD, *keep], as_index=False)[[VALUE, KEY]].sum()
         parts.append(summed.assign(**dict.fromkeys(subset, "total")))
     return pd.concat(parts, ignore_index=True)
+
+
+def _key_sums(src: pd.DataFrame) -> pd.DataFrame:
+    """The source's key sums under the names of the counts they shadow (``decided_key`` -> ``decided``)."""
+    twins = [c for c in src.columns if c.endswith(KEY_SUFFIX) and c.removesuffix(KEY_SUFFIX) in src.columns]
+    return src[twins].rename(columns=lambda c: c.removesuffix(KEY_SUFFIX)).astype("int64")
+
+
+def _eval_or_zero(keys: pd.DataFrame, expression: str) -> pd.Series | int:
+    """A category's key sum: its expression over the key sums (sets add and subtract like counts), or 0
+    where the source has no key sums (statistics counted without record keys: not perturbed)."""
+    try:
+        return keys.eval(expression)
+    except (pd.errors.UndefinedVariableError, KeyError, ValueError):
+        return 0
 
 
 def _total_subsets(dims: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -172,8 +192,9 @@ def complete(cells: pd.DataFrame, name: str, geos: list[str], periods: list[str]
     axes = [geos, periods] + [_categories(d) for d in spec["dimensions"].values()]
     keys = [GEO, PERIOD, *spec["dimensions"]]
     grid = pd.MultiIndex.from_product(axes, names=keys)
-    out = cells.groupby(keys)[VALUE].sum().reindex(grid, fill_value=0).reset_index()
-    out[VALUE] = out[VALUE].astype("int64")
+    columns = [VALUE, KEY] if KEY in cells.columns else [VALUE]
+    out = cells.groupby(keys)[columns].sum().reindex(grid, fill_value=0).reset_index()
+    out[columns] = out[columns].astype("int64")
     return out
 
 
@@ -182,7 +203,8 @@ def aggregate(months: pd.DataFrame, periods: dict[str, list[str]], name: str) ->
     mapping = pd.DataFrame([(code, m) for code, ms in periods.items() for m in ms], columns=["_code", PERIOD])
     joined = months.merge(mapping, on=PERIOD)
     keys = [GEO, "_code", *dims_of(name)]
-    out = joined.groupby(keys, as_index=False, sort=False)[VALUE].sum()
+    columns = [VALUE, KEY] if KEY in months.columns else [VALUE]
+    out = joined.groupby(keys, as_index=False, sort=False)[columns].sum()
     return out.rename(columns={"_code": PERIOD})
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -26,6 +27,7 @@ from pipelines.core.schemas import code_table, release_spec
 from pipelines.core.settings import Paths, settings
 from pipelines.stage4_statistics import population
 from pipelines.stage4_statistics.compute import STATISTICS_FILE
+from pipelines.stage5_protection import cell_key as ck
 from pipelines.stage5_protection import cells as c
 from pipelines.stage5_protection.model import PreviousRelease
 from pipelines.stage5_protection.primary import Rules
@@ -37,6 +39,7 @@ MANIFEST_FILE = "manifest.json"
 AUDIT = "audit"
 POPULATION_RATES = "population_rates"
 PERCENTILES = "percentiles"
+PTABLE = "ptable"
 RATES = "rates"
 
 
@@ -121,17 +124,64 @@ def audit_workers() -> int:
     return max(1, available if wanted == "auto" else min(int(wanted), available))
 
 
+def method() -> str:
+    """The disclosure-control method of the release spec: ``cell_key`` or ``suppression``."""
+    return str(release_spec()["rules"].get("method", "suppression"))
+
+
+@dataclass
+class Decision:
+    """What a method decided for the current release, in the form ``_write`` publishes.
+
+    ``shown``: per main table the value published where not hidden (the true value under suppression,
+    the perturbed one under the cell-key method); ``masks``: hidden flag and reason per row; ``audit``:
+    one row per hidden cell; ``summary``: the manifest's audit section; ``cells``: cells.parquet."""
+
+    shown: dict[str, np.ndarray]
+    masks: dict[str, tuple[np.ndarray, np.ndarray]]
+    audit: pd.DataFrame
+    summary: dict[str, Any]
+    passes: bool
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
 def build_release(home: Paths, as_of: str, exact_audit: bool = True) -> ReleaseOutcome:
     """Protect and write the release as of ``as_of`` (its statistics must exist)."""
     import time
 
     clock = time.perf_counter()
     calendar = c.Calendar(as_of)
-    has_previous = (release_folder(home, calendar.previous().as_of) / CELLS_FILE).exists()
+    cell_key = method() == ck.METHOD
+    # the cell-key method has no pattern to carry: no increment tables, no previous release in the system
+    has_previous = not cell_key and (release_folder(home, calendar.previous().as_of) / CELLS_FILE).exists()
     inputs, _ = c.release_cells(home, calendar, has_previous)
-    previous, _ = previous_release(home, calendar) if has_previous else (None, None)
-    forced = differenced(home, calendar, inputs.tables)
     seconds = {"cells": time.perf_counter() - clock}
+    if cell_key:
+        decision, previous = _cell_key(home, calendar, inputs, exact_audit), None
+    else:
+        previous, _ = previous_release(home, calendar) if has_previous else (None, None)
+        decision = _suppression(home, calendar, inputs, previous, exact_audit)
+    seconds["protect_and_audit"] = time.perf_counter() - clock - seconds["cells"]
+    outcome = ReleaseOutcome(as_of, calendar.previous().as_of if previous else None, decision.passes)
+    with atomic_dir(release_folder(home, as_of)) as out:
+        _write(out, home, calendar, inputs.tables, decision, outcome)
+    outcome.seconds = seconds | {"total": time.perf_counter() - clock}
+    return outcome
+
+
+def _main(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    return {name: frame for name, frame in tables.items() if name in c.tables()}
+
+
+def _suppression(
+    home: Paths,
+    calendar: c.Calendar,
+    inputs: c.ReleaseCells,
+    previous: PreviousRelease | None,
+    exact_audit: bool,
+) -> Decision:
+    """Primary and secondary suppression with the exact LP audit against the previous release."""
+    forced = differenced(home, calendar, inputs.tables)
     result = protect(
         inputs.tables,
         inputs.specs,
@@ -142,18 +192,92 @@ def build_release(home: Paths, as_of: str, exact_audit: bool = True) -> ReleaseO
         exact_audit=exact_audit,
         audit_workers=audit_workers(),
     )
-    seconds["protect_and_audit"] = time.perf_counter() - clock - seconds["cells"]
-    outcome = ReleaseOutcome(as_of, calendar.previous().as_of if previous else None, result.passes)
-    with atomic_dir(release_folder(home, as_of)) as out:
-        _write(out, home, calendar, inputs.tables, result, outcome)
-    outcome.seconds = seconds | {"total": time.perf_counter() - clock}
-    return outcome
+    main = _main(inputs.tables)
+    audit = _audit(result, main)
+    summary = _audit_summary(result, audit) | {
+        "modelled": "this release and the previous one (LP over additivity, links, year-to-date differences)"
+    }
+    return Decision(
+        {name: frame[c.VALUE].to_numpy() for name, frame in main.items()},
+        result.table_masks(main),
+        audit,
+        summary,
+        result.passes,
+        {"cells": _cells_frame(result.table_masks(main), main)},
+    )
+
+
+def _cell_key(home: Paths, calendar: c.Calendar, inputs: c.ReleaseCells, exact_audit: bool) -> Decision:
+    """Cell-key perturbation of the additive tables; the distinct-children tables (not additive, riket
+    and län) keep primary suppression and the differencing rule; the certificate audit of ``cell_key``."""
+    params, rule = ck.Parameters.from_spec(), rules()
+    main = _main(inputs.tables)
+    additive = {name: frame for name, frame in main.items() if c.additive(name)}
+    exact = {name: frame for name, frame in main.items() if not c.additive(name)}
+    perturbed = {name: ck.perturb(frame, rule, params) for name, frame in additive.items()}
+    problems = [
+        p for name, t in perturbed.items() for p in ck.check_table(name, additive[name], t, rule, params)
+    ]
+    problems += ck.check_consistency(additive, perturbed)
+    public = params.public(rule.margin)
+    problems += ck.check_earlier_releases(home.protected, calendar.as_of, MANIFEST_FILE, public)
+    specs = [s for s in inputs.specs if s.name in exact]
+    result = protect(
+        exact, specs, [], rule, None, differenced(home, calendar, exact), exact_audit=exact_audit
+    )
+    masks = {name: (t.mask, t.reasons) for name, t in perturbed.items()} | result.table_masks(exact)
+    exact_audit_rows = _audit(result, exact).assign(basis="lp")
+    hidden = [
+        _certified(name, additive[name], t, rule.margin * params.shift) for name, t in perturbed.items()
+    ]
+    audit = pd.concat([exact_audit_rows, *hidden], ignore_index=True)
+    summary = {
+        "method": ck.METHOD,
+        "cells_audited": int(sum(len(f) for f in additive.values())) + len(exact_audit_rows),
+        "of_which_never_published": 0,
+        "failing": len(problems) + int((~exact_audit_rows["passes"]).sum()),
+        "problems": problems,
+        "unprotectable": len(result.unprotectable),
+        "narrowest_interval": float(rule.margin * params.shift),
+        "margin": rule.margin,
+        "passes": not problems and result.passes,
+        "modelled": (
+            "every release published before this one (all by the same ptable, checked), with every relation "
+            "between published figures: a certificate that any count can grow by "
+            f"{params.shift} × the margin without contradicting any of them"
+        ),
+    }
+    shown = {name: t.shown for name, t in perturbed.items()} | {
+        n: f[c.VALUE].to_numpy() for n, f in exact.items()
+    }
+    cells = _cells_frame(masks, main)
+    return Decision(shown, masks, audit, summary, bool(summary["passes"]), {"cells": cells, "params": public})
+
+
+def _certified(name: str, frame: pd.DataFrame, table: ck.Perturbed, width: float) -> pd.DataFrame:
+    """Audit rows for a perturbed table's hidden cells: no interval is computed, the certificate gives
+    every count an attacker's interval at least ``width`` wide."""
+    hidden = frame.loc[table.mask]
+    keys = hidden[[c.GEO, c.PERIOD, *c.dims_of(name)]].astype(str).to_numpy().tolist()
+    return pd.DataFrame(
+        {
+            "table": name,
+            "geo_code": [k[0] for k in keys],
+            "period": [k[1] for k in keys],
+            "categories": ["/".join(k[2:]) for k in keys],
+            "lower": np.nan,
+            "upper": np.nan,
+            "width": float(width),
+            "passes": True,
+            "basis": "certificate",
+        }
+    )
 
 
 def _published(
-    name: str, frame: pd.DataFrame, mask: np.ndarray, calendar: c.Calendar, label: str
+    name: str, frame: pd.DataFrame, shown: np.ndarray, mask: np.ndarray, calendar: c.Calendar
 ) -> pd.DataFrame:
-    """A table as published: codes, Swedish labels, value (null where suppressed) and status."""
+    """A table as published: codes, Swedish labels, value (``shown``, null where hidden) and status."""
     _, level = c.geographies()
     names = _geo_names()
     dims = c.dims_of(name)
@@ -171,7 +295,7 @@ def _published(
     for dim in dims:
         out[dim] = frame[dim].to_numpy()
         out[f"{dim}_sv"] = frame[dim].map(_labels(name, dim)).to_numpy()
-    out["value"] = pd.array(np.where(mask, pd.NA, frame[c.VALUE].to_numpy()), dtype="Int64")
+    out["value"] = pd.array(np.where(mask, pd.NA, shown), dtype="Int64")
     out["status"] = np.where(mask, SUPPRESSED, "")
     return out.sort_values(["period_type", "period", "geo_level", "geo_code", *dims], ignore_index=True)
 
@@ -311,25 +435,27 @@ def _write(
     home: Paths,
     calendar: c.Calendar,
     tables: dict[str, pd.DataFrame],
-    result: Protection,
+    decision: Decision,
     outcome: ReleaseOutcome,
 ) -> None:
     label = _data_label(home, calendar.as_of)
     spec = release_spec()
+    cell_key = method() == ck.METHOD
     meta = {
         "release": calendar.as_of,
         "as_of_month": calendar.as_of,
         "contract": f"release v{spec['version']}",
         "schema_version": str(spec["version"]),
-        "disclosure_control": "protected (primary + secondary suppression, LP-audited)",
+        "disclosure_control": "protected (cell-key perturbation, certified)"
+        if cell_key
+        else "protected (primary + secondary suppression, LP-audited)",
         "data": label,
     }
-    main = {name: frame for name, frame in tables.items() if name in c.tables()}
-    masks = result.table_masks(main)
+    main = _main(tables)
     published = {}
     for name, frame in main.items():
-        mask, reasons = masks[name]
-        published[name] = _published(name, frame, mask, calendar, label)
+        mask, reasons = decision.masks[name]
+        published[name] = _published(name, frame, decision.shown[name], mask, calendar)
         _write_table(out, name, published[name], meta)
         outcome.tables[name] = {
             "cells": len(frame),
@@ -338,18 +464,57 @@ def _write(
             "hidden_share_of_cells": round(float(mask.mean()), 4) if len(frame) else 0.0,
             "hidden_share_of_count": _hidden_share(frame, mask),
         }
+        if cell_key and c.additive(name):
+            noise = decision.shown[name] - frame[c.VALUE].to_numpy()
+            counted = frame[c.VALUE].to_numpy() > 0
+            outcome.tables[name]["mean_absolute_noise"] = (
+                round(float(np.abs(noise[counted]).mean()), 3) if counted.any() else 0.0
+            )
     _write_table(out, RATES, rates(published, rules().threshold), meta)
     per_population = population_rates(home, published, rules().threshold)
     if per_population is not None:  # without a population file these rates are omitted, not invented
         _write_table(out, POPULATION_RATES, per_population, meta)
-    _write_table(out, PERCENTILES, percentiles(home, calendar, rules().threshold), meta)
-    audit = _audit(result, main)
-    _write_table(out, AUDIT, audit, meta)
-    outcome.audit = _audit_summary(result, audit)
-    _write_cells(out, result, main)
-    (out / MANIFEST_FILE).write_text(
-        json.dumps(_manifest(calendar, outcome, meta), ensure_ascii=False, indent=2), "utf-8"
+    shares = percentiles(home, calendar, rules().threshold)
+    if cell_key:
+        shares = _percentiles_beyond_doubt(shares, published)
+    _write_table(out, PERCENTILES, shares, meta)
+    if cell_key:
+        _write_table(out, PTABLE, ck.Parameters.from_spec().ptable().frame(), meta)
+    _write_table(out, AUDIT, decision.audit, meta)
+    outcome.audit = decision.summary
+    decision.extra["cells"].to_parquet(out / CELLS_FILE, compression="zstd")
+    manifest = _manifest(calendar, outcome, meta)
+    if cell_key:
+        manifest |= {"disclosure_method": ck.METHOD, "cell_key": decision.extra["params"]}
+    (out / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
+
+
+def _percentiles_beyond_doubt(shares: pd.DataFrame, published: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Percentiles of the cell-key method: only at the spec's levels, and only where the published
+    within-14-days and decided counts put the percentile's side of 14 days beyond doubt (decided from
+    published figures alone, so a hidden percentile says nothing new)."""
+    params, rule = ck.Parameters.from_spec(), rules()
+    timing = published["decision_time"]
+    keys = ["period_type", "period", "geo_code"]
+    wide = timing.pivot_table(index=keys, columns="timing", values="value", aggfunc="first").reset_index()
+    both = shares.merge(wide, on=keys, how="left")
+    percent = both["percentile"].map(
+        lambda name: 50 if "median" in name else int(re.search(r"p(\d+)", name).group(1))
     )
+    slack = ck.percentile_slack(params, rule.margin)
+    safe = pd.Series(False, index=both.index)
+    for p in percent.unique():
+        at = percent.eq(p)
+        safe[at] = ck.percentile_is_safe(
+            both.loc[at, "within_deadline"], both.loc[at, "decided"], int(p), slack
+        )
+    keep = both["geo_level"].isin(params.percentile_levels)
+    safe &= keep & both["within_deadline"].notna() & both["decided"].notna()
+    hide = ~safe & both["status"].eq("")
+    out = both.loc[keep, shares.columns].copy()
+    out.loc[hide[keep], "value"] = pd.NA
+    out.loc[hide[keep], "status"] = SUPPRESSED
+    return out.reset_index(drop=True)
 
 
 def _hidden_share(frame: pd.DataFrame, mask: np.ndarray) -> float:
@@ -406,14 +571,15 @@ def _audit_summary(result: Protection, audit: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def _write_cells(out: Path, result: Protection, main: dict[str, pd.DataFrame]) -> None:
+def _cells_frame(
+    masks: dict[str, tuple[np.ndarray, np.ndarray]], main: dict[str, pd.DataFrame]
+) -> pd.DataFrame:
     """Which published cells were hidden: what the next release must keep consistent with."""
     rows = []
-    masks = result.table_masks(main)
     for name, frame in main.items():
         keys = frame[[c.GEO, c.PERIOD, *c.dims_of(name)]].astype(str).to_numpy().tolist()
         rows.append(pd.DataFrame({"table": name, "key": keys, "suppressed": masks[name][0]}))
-    pd.concat(rows, ignore_index=True).to_parquet(out / CELLS_FILE, compression="zstd")
+    return pd.concat(rows, ignore_index=True)
 
 
 def _manifest(calendar: c.Calendar, outcome: ReleaseOutcome, meta: dict[str, str]) -> dict[str, Any]:

@@ -26,7 +26,24 @@ def _table(home: Paths, release: str, name: str) -> pd.DataFrame:
     return pd.read_parquet(release_folder(home, release) / f"{name}.parquet")
 
 
-def test_published_values_are_the_statistics_and_hidden_ones_are_null(released: Paths) -> None:
+@pytest.fixture(scope="module")
+def suppressed(released: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
+    """The same data released by the other method of release.yaml, suppression, as of March."""
+    import shutil
+
+    from pipelines.stage5_protection import release
+
+    root = tmp_path_factory.mktemp("suppressed")
+    shutil.copytree(released.data, root / "data", ignore=shutil.ignore_patterns("5_protected", "6_published"))
+    mp = pytest.MonkeyPatch()
+    mp.setattr(release, "method", lambda: "suppression")
+    assert build_release(Paths(root), "2025-03").passes
+    yield Paths(root)
+    mp.undo()
+
+
+def test_suppression_publishes_the_statistics_and_hides_cells_as_null(suppressed: Paths) -> None:
+    released = suppressed
     outcomes = _table(released, "2025-03", "outcomes")
     total = outcomes.loc[outcomes["outcome"].eq("total") & outcomes["period_type"].eq("month")]
     stats = pd.read_parquet(released.statistics / "reports" / "as_of_month=2025-03" / "data.parquet")
@@ -39,7 +56,11 @@ def test_published_values_are_the_statistics_and_hidden_ones_are_null(released: 
     assert not outcomes.loc[outcomes["status"].eq(""), "value"].isna().any()
 
 
-def test_no_published_count_is_between_one_and_the_threshold(released: Paths) -> None:
+@pytest.mark.parametrize("method", ["cell_key", "suppression"])
+def test_no_published_count_is_between_one_and_the_threshold(
+    released: Paths, suppressed: Paths, method: str
+) -> None:
+    released = released if method == "cell_key" else suppressed
     for name in ["outcomes", "decision_time", "identification", "reporters", "causes", "age_sex", "children"]:
         table = _table(released, "2025-03", name)
         assert not table["value"].between(1, 4).any(), name
@@ -69,6 +90,8 @@ def test_manifest_and_audit_say_what_was_done_without_values(released: Paths) ->
     assert audit["passes"].all() and (audit["width"] >= 4).all()
     hidden = sum(t["suppressed_total"] for t in manifest["tables"].values())
     assert len(audit) == hidden
+    assert manifest["disclosure_method"] == "cell_key" and manifest["cell_key"]["max_noise"] > 0
+    assert set(audit["basis"]) <= {"certificate", "lp"}
 
 
 def test_a_release_without_its_statistics_is_refused(released: Paths, tmp_path: Path) -> None:
@@ -97,16 +120,22 @@ def test_the_release_runs_through_dagster_and_a_failed_audit_blocks_it(released:
 
 @pytest.fixture(scope="module")
 def chained(released: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
-    """The same data, released as of February and then as of March (protected against February)."""
+    """The same data, released by suppression as of February and then as of March (protected against
+    February)."""
     import shutil
+
+    from pipelines.stage5_protection import release
 
     root = tmp_path_factory.mktemp("chain")
     shutil.copytree(released.data, root / "data", ignore=shutil.ignore_patterns("5_protected"))
     home = Paths(root)
+    mp = pytest.MonkeyPatch()
+    mp.setattr(release, "method", lambda: "suppression")
     assert build_release(home, "2025-02").passes
     second = build_release(home, "2025-03")
     assert second.passes and second.previous == "2025-02"
-    return home
+    yield home
+    mp.undo()
 
 
 def test_successive_releases_keep_hidden_cells_hidden(chained: Paths) -> None:
