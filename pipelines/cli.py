@@ -299,14 +299,38 @@ def _release(args: argparse.Namespace) -> int:
     return 0 if _release_run(args.as_of) else 1
 
 
+def _release_summary(manifest: dict) -> str:
+    """One line on what a release hid and how it was audited (aggregates only)."""
+    audit, tables = manifest["audit"], manifest["tables"]
+    cells = sum(t["cells"] for t in tables.values())
+    hidden = sum(t["suppressed_total"] for t in tables.values())
+    if manifest.get("disclosure_method") == "cell_key":
+        noises = [t["mean_absolute_noise"] for t in tables.values() if "mean_absolute_noise" in t]
+        return (
+            f"{cells:,} cells, {hidden:,} hidden (published value 1–{manifest['rules']['threshold']}); "
+            f"mean absolute noise {sum(noises) / len(noises):.2f}; audit: certificate "
+            f"({'passes' if audit['passes'] else 'FAILS'}), no count narrower than ±{audit['margin']:g} "
+            "against every earlier release"
+        )
+    return (
+        f"{cells:,} cells, {hidden:,} suppressed "
+        f"({sum(t['suppressed_primary'] for t in tables.values()):,} primary); audit: "
+        f"{audit['cells_audited']:,} hidden cells attacked, narrowest interval {audit['narrowest_interval']}"
+        f" (margin {audit['margin']}), previous release: {manifest['previous_release'] or 'none'}"
+    )
+
+
 def _release_run(month: str) -> bool:
     """Run the release through Dagster and say where it is and what it hid (aggregates only)."""
     import json
 
     from pipelines.core.run import run_release
-    from pipelines.stage5_protection.release import MANIFEST_FILE, release_folder
+    from pipelines.stage5_protection.release import MANIFEST_FILE, method, release_folder
 
-    print(f"Protecting the release as of {month} (primary + secondary suppression, LP audit) …")
+    words = {"cell_key": "cell-key perturbation, certificate audit"}
+    print(
+        f"Protecting the release as of {month} ({words.get(method(), 'primary + secondary suppression, LP audit')}) …"
+    )
     outcome = run_release(month)
     folder = release_folder(paths(), month)
     if not outcome.success:
@@ -315,15 +339,8 @@ def _release_run(month: str) -> bool:
             print(f"    {message}", file=sys.stderr)
         return False
     manifest = json.loads((folder / MANIFEST_FILE).read_text("utf-8"))
-    audit, tables = manifest["audit"], manifest["tables"]
-    hidden = sum(t["suppressed_total"] for t in tables.values())
     print(f"  Dagster run {outcome.run_id}: success. Protected release (publishable): {folder}")
-    print(
-        f"  {sum(t['cells'] for t in tables.values()):,} cells, {hidden:,} suppressed "
-        f"({sum(t['suppressed_primary'] for t in tables.values()):,} primary); audit: "
-        f"{audit['cells_audited']:,} hidden cells attacked, narrowest interval {audit['narrowest_interval']}"
-        f" (margin {audit['margin']}), previous release: {manifest['previous_release'] or 'none'}"
-    )
+    print(f"  {_release_summary(manifest)}")
     published = paths().published / f"release={month}"
     print(f"  Published from it: {published}")
     print(f"    report {published / 'rapport' / 'index.html'} (open in a browser)")

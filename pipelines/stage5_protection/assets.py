@@ -25,17 +25,18 @@ AUDIT_PASSES = "audit_passes"
             AUDIT_PASSES,
             asset="protected_release",
             blocking=True,
-            description="An independent LP attack on everything the release (and the previous one) "
-            "publishes bounds every suppressed cell no tighter than the protection margin.",
+            description="Nothing the release and every earlier one publish bounds any count tighter than "
+            "the protection margin (cell-key method: the certificate; suppression: an LP attack on this "
+            "release and the previous one).",
         )
     ],
 )
 def protected_release(context: AssetExecutionContext) -> MaterializeResult:
-    """The release as of the extract month: the tables of schemas/release.yaml with primary and secondary
-    suppression (kommun → län → riket, month → quarter → year, categories → total, linked tables, the
-    previous release), as Parquet (null + status where suppressed) and CSV with Kolada's symbols, with
-    rates, an audit of every suppressed cell and a manifest. Written to 5_protected/release=YYYY-MM/.
-    Build releases in month order: each is protected against the one before it.
+    """The release as of the extract month: the tables of schemas/release.yaml, protected by the method of
+    its rules: cell-key perturbation (default; every count with noise from the published ptable, values
+    1–4 hidden, audited against every earlier release) or primary and secondary suppression (audited
+    against the previous release). Parquet (null + status where hidden) and CSV with Kolada's symbols,
+    rates, the audit and a manifest, in 5_protected/release=YYYY-MM/. Build releases in month order.
     """
     # Imported here: disclosure control (numpy, scipy, pandas) is not needed to load the definitions.
     from pipelines.stage5_protection.release import build_release

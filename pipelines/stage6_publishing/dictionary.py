@@ -39,6 +39,8 @@ def column_rows(table: str) -> list[tuple[str, str, str, str]]:
     """(column, type, unit, meaning) of every column a published table has, in the order it is written."""
     spec, pub = release_spec(), publishing_spec()
     common = pub["columns"]
+    if table == "ptable":
+        return [_common(name) for name in ("i", "j", "noise", "p", "p_upper", "p_lower")]
     lead = ["release", "as_of_month", "period_type", "period", "geo_level", "geo_code", "geo_name"]
     rows = [(name, common[name]["type"], "", common[name]["en"]) for name in lead]
     if table in spec["tables"]:
@@ -96,16 +98,32 @@ def _symbols_md() -> list[str]:
 
 def _rules_md(spec: dict[str, Any]) -> list[str]:
     r = spec["rules"]
+    if r.get("method") == "cell_key":
+        k = spec["cell_key"]
+        method = [
+            "- Cell-key method: every count of an additive table is its true value plus a noise drawn from the"
+            f" published perturbation table (`ptable.parquet`: noise within ±{k['max_noise']}, mean 0, variance"
+            f" {k['variance']:g}) by the sum of its reports' secret record keys, so the same reports give the"
+            " same value in every table and release. Totals need not equal the sum of their parts.",
+            f"- Published values 1–{r['threshold']} are shown as `..`; zeros (no reports) are published as 0.",
+            "- The distinct-children tables (not additive) use primary suppression and the group rule.",
+            "- Every release ships a certificate audit (`audit.parquet`, `manifest.json`): no count can be bounded"
+            " more tightly than the protection margin from everything any release has published.",
+        ]
+    else:
+        method = [
+            f"- Counts from 1 to {r['threshold']} are suppressed (primary); zeros are "
+            f"{'suppressed' if r['suppress_zeros'] else 'published'}.",
+            f"- Group rule: {'on' if r['group_rule'] else 'off'} (a whole group below {r['group_threshold']} in"
+            " one category is suppressed).",
+            "- Secondary suppression hides further cells so that no hidden cell can be recomputed or bounded"
+            " more tightly than the protection margin from the published margins, linked tables or the previous"
+            " release; every release ships an LP audit (`audit.parquet`) of each hidden cell's interval.",
+        ]
     return [
         "## Disclosure control",
         "",
-        f"- Counts from 1 to {r['threshold']} are suppressed (primary); zeros are "
-        f"{'suppressed' if r['suppress_zeros'] else 'published'}.",
-        f"- Group rule: {'on' if r['group_rule'] else 'off'} (a whole group below {r['group_threshold']} in one"
-        " category is suppressed).",
-        "- Secondary suppression hides further cells so that no hidden cell can be recomputed or bounded more"
-        " tightly than the protection margin from the published margins, linked tables or the previous"
-        " release; every release ships an LP audit (`audit.parquet`) of each hidden cell's interval.",
+        *method,
         "- Geographies and periods: "
         + "; ".join(f"{geo}: {', '.join(periods)}" for geo, periods in spec["geographies"].items())
         + ". A municipality's months are never published, only its year to date and last full year.",

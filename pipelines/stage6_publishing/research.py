@@ -46,6 +46,8 @@ def write_database(release: Release, folder: Path) -> list[str]:
     """``orostat.duckdb``: a view per table, ``release_info`` and ``data_dictionary``; the views made."""
     target = database_path(folder)
     views = [name for name in table_order() if name in release.tables] + ["audit"]
+    if (release.folder / "ptable.parquet").exists():  # the cell-key method's perturbation table
+        views.append("ptable")
     with atomic_file(target) as tmp:
         con = duckdb.connect(str(tmp))
         try:
@@ -80,12 +82,13 @@ def _release_info(release: Release) -> pa.Table:
         "threshold": str(m["rules"]["threshold"]),
         "protection_margin": str(m["rules"]["protection_margin_used"]),
         "audit_passes": str(m["audit"]["passes"]).lower(),
+        "disclosure_method": m.get("disclosure_method", "suppression"),
     }
     return pa.table({"key": list(facts), "value": list(facts.values())})
 
 
 def _dictionary_rows(views: list[str]) -> pa.Table:
-    rows = [(view, *row) for view in views if view != "audit" for row in column_rows(view)]
+    rows = [(view, *row) for view in views if view not in ("audit", "ptable") for row in column_rows(view)]
     names = ["table_name", "column_name", "type", "unit", "meaning"]
     return pa.table({name: [r[i] for r in rows] for i, name in enumerate(names)})
 

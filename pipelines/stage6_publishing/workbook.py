@@ -96,10 +96,21 @@ def _table_sheet(book: xlsxwriter.Workbook, name: str, frame: pd.DataFrame, bold
     sheet.set_column(len(layout) - 2, len(layout) - 2, 40)
 
 
+def disclosure_text(manifest: dict) -> str:
+    """How the release was protected, in the words of publishing.yaml for its method."""
+    method = manifest.get("disclosure_method", "suppression")
+    words = " ".join(publishing_spec()["disclosure"][method].split())
+    r = manifest["rules"]
+    return words.format(
+        threshold=r["threshold"],
+        margin=r["protection_margin_used"],
+        max_noise=manifest.get("cell_key", {}).get("max_noise", ""),
+    )
+
+
 def about_lines(release: Release) -> list[tuple[str, str]]:
     """The rows of "Om statistiken": (label, text)."""
     m, spec, pub = release.manifest, release_spec(), publishing_spec()
-    r = m["rules"]
     lines = [
         (pub["report"]["title"], pub["report"]["subtitle"]),
         ("Uppgifter", m["data"]),
@@ -108,13 +119,7 @@ def about_lines(release: Release) -> list[tuple[str, str]]:
         ("Föregående publicering", m["previous_release"] or "ingen"),
         ("Programversion", m["code_version"]),
         ("Enhet", "En anmälan om ett barn; en anmälan om tre syskon räknas tre gånger."),
-        (
-            "Röjandekontroll",
-            f"Antal 1–{r['threshold']} visas inte (..). Fler värden döljs så att inget dolt värde kan "
-            f"räknas fram eller ringas in snävare än ±{r['protection_margin_used']:g} ur publicerade summor, "
-            "länkade tabeller eller föregående publicering; varje dolt värde är kontrollerat med linjär "
-            "programmering.",
-        ),
+        ("Röjandekontroll", disclosure_text(m)),
         ("Kommuner", "Kommuner redovisas för året hittills och förra året, inte per månad."),
     ]
     lines += [(f"Symbol {s}", text) for s, text in symbols().items()]

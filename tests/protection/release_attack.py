@@ -10,7 +10,8 @@ each table), and every published figure as a sum of leaves, with everything an a
 * between releases: a month's reports only grow (late reports), by reporter and identified ones too;
   opened, not opened, ongoing, within and after 14 days only grow; undecided only falls;
 * a published figure p: the true count lies in [p - L, p + L] (the published ptable's support; L = 0 for a
-  release published without noise); a figure shown as ``..``: p was 1..threshold; counts are >= 0.
+  release published without noise); a figure shown as ``..``: p was 1..threshold where that is the only
+  reason to hide (``hidden_small``), else nothing (secondary suppression); counts are >= 0.
 
 Then it bounds targets by linear programming (min and max): a municipality's count in one month (what
 differencing two years to date aims at) and every municipal figure of the last release.
@@ -18,6 +19,7 @@ differencing two years to date aims at) and every municipal figure of the last r
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +95,11 @@ def _leaf_categories(name: str, code: str, reporters: list[str]) -> list[str]:
 
 
 def build_model(
-    folders: dict[str, Path], kommuner: list[str], lan_of: dict[str, str], max_noise: int
+    folders: dict[str, Path],
+    kommuner: list[str],
+    lan_of: dict[str, str],
+    max_noise: int,
+    hidden_small: bool = True,
 ) -> Model:
     """The attacker's model of the releases in ``folders`` (release id -> folder), in release order."""
     model = Model()
@@ -115,14 +121,14 @@ def build_model(
                 model.eq.append(({**decided, **{v: -1.0 for v in sums["decision_time"]}}, 0.0))
     _between_releases(model, releases, kommuner, months, leaves)
     for release in releases:
-        _published(model, release, folders[release], kommuner, lan_of, reporters, max_noise)
+        _published(model, release, folders[release], kommuner, lan_of, reporters, (max_noise, hidden_small))
     return model
 
 
 def _between_releases(
     model: Model, releases: list[str], kommuner: list[str], months: list[str], leaves
 ) -> None:
-    for before, after in zip(releases, releases[1:], strict=False):
+    for before, after in itertools.pairwise(releases):
         for k in kommuner:
             for m in (m for m in months if m <= before):
                 for name, cats in leaves.items():
@@ -143,8 +149,9 @@ def _published(
     kommuner: list[str],
     lan_of: dict[str, str],
     reporters: list[str],
-    max_noise: int,
+    knowledge: tuple[int, bool],
 ) -> None:
+    max_noise, hidden_small = knowledge
     for name in ("outcomes", "reporters", "identification", "decision_time"):
         table = pd.read_parquet(folder / f"{name}.parquet")
         table = table.loc[table["period"].str[:4] == release[:4]]  # the last year held no reports
@@ -157,8 +164,10 @@ def _published(
             terms = {model.var((release, k, m, name, c)): 1.0 for k in ks for m in months for c in cats}
             if not terms:
                 continue
-            if row.status == "..":
+            if row.status == ".." and hidden_small:
                 model.between(terms, 1 - max_noise, 4 + max_noise)
+            elif row.status == "..":
+                continue
             else:
                 value = float(row.value)
                 model.between(terms, value - max_noise, value + max_noise)
