@@ -88,7 +88,7 @@ def _release_info(release: Release) -> pa.Table:
 
 
 def _dictionary_rows(views: list[str]) -> pa.Table:
-    rows = [(view, *row) for view in views if view not in ("audit", "ptable") for row in column_rows(view)]
+    rows = [(view, *row) for view in views if view != "audit" for row in column_rows(view)]
     names = ["table_name", "column_name", "type", "unit", "meaning"]
     return pa.table({name: [r[i] for r in rows] for i, name in enumerate(names)})
 
