@@ -96,7 +96,9 @@ class ArchiveKey:
         if len(set(self.secret)) == 1:
             raise InvalidArchiveKeyError("The archive key has all bytes identical. " + _how_to())
         if len(set(self.secret)) < MIN_DISTINCT_BYTES:
-            raise InvalidArchiveKeyError("The archive key is a repeated pattern, not random bytes. " + _how_to())
+            raise InvalidArchiveKeyError(
+                "The archive key is a repeated pattern, not random bytes. " + _how_to()
+            )
         context = hmac.HMAC(self.secret, hashes.SHA256())
         context.update(_KEY_ID_MESSAGE)
         object.__setattr__(self, "key_id", "a" + context.finalize().hex()[:12])
