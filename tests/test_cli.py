@@ -193,7 +193,13 @@ def test_a_key_file_readable_by_others_warns_and_can_be_refused(capsys, home, mo
 
     monkeypatch.delenv("OROSTAT_KEY", raising=False)
     monkeypatch.setenv("OROSTAT_KEY_FILE", str(_key_file(home, "open.key", _HEX + "\n", 0o644)))
-    monkeypatch.setattr(keyed_hash, "_WARNED", set())
+    monkeypatch.setattr(keyed_hash, "_WARNED", {})
+    _deliver(home)
+    assert main(["load", "--month", "2025-03"]) == 0  # the default is to warn, as ssh would
+    err = capsys.readouterr().err
+    assert err.count("UNPROTECTED KEY FILE: permissions 0644") == 1 and _HEX not in err
+    assert keyed_hash.key_file_warnings()  # what the asset repeats in the run's log
+    monkeypatch.setattr(keyed_hash, "_WARNED", {})
     monkeypatch.setattr(keyed_hash, "_file_permission_policy", lambda: "refuse")
     assert main(["load", "--month", "2025-03"]) == 2
     err = capsys.readouterr().err

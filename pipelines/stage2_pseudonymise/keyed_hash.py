@@ -66,7 +66,8 @@ class InvalidKeyError(KeyConfigurationError, ValueError):
 
 
 _log = logging.getLogger("orostat.keys")
-_WARNED: set[tuple[str, int]] = set()  # (key file, mode) already warned about in this process
+# (key file, mode) -> the warning already given in this process: said once, and repeated in a run's log
+_WARNED: dict[tuple[str, int], str] = {}
 
 
 def _hmac_context(secret: bytes) -> hmac.HMAC:
@@ -186,8 +187,13 @@ def check_key_file_mode(path: Path, variable: str, error: type[Exception]) -> No
     if policy == "refuse":
         raise error(message + " (refused: keys.file_permissions is 'refuse' in schemas/settings.yaml).")
     if policy == "warn" and (str(path), mode) not in _WARNED:
-        _WARNED.add((str(path), mode))
+        _WARNED[(str(path), mode)] = "WARNING: " + message
         _log.warning("WARNING: " + message)
+
+
+def key_file_warnings() -> list[str]:
+    """The warnings about key files given in this process, for a Dagster run's own log."""
+    return list(_WARNED.values())
 
 
 def _file_permission_policy() -> str:
