@@ -56,10 +56,16 @@ def main(argv: list[str] | None = None) -> int:
         "rotate-key": _rotate_key,
         "query": _query,
     }[args.command]
+    from pipelines.stage2_pseudonymise.keyed_hash import KeyConfigurationError
+
     try:
         code = handler(args)
         sys.stdout.flush()
         return code
+    except KeyConfigurationError as err:
+        # A refused configuration is the operator's to fix, not a crash: one line, no traceback.
+        print(" ".join(str(err).split()), file=sys.stderr)
+        return 2
     except BrokenPipeError:
         # The output went to a reader that stopped early (`orostat validate FILE | head`): say nothing more
         # (Python would print a traceback, and again on exit) and report that the output was cut short.
@@ -69,10 +75,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from pipelines.demo.generator import generate_demo, generate_population
+    from pipelines.stage2_pseudonymise.key_check import check_keys
     from pipelines.stage4_statistics.population import population_file
 
     home = paths()
     _ensure_key(demo=True)
+    check_keys(home)  # before any work: a refused key is one line and exit 2 (main)
     marker = home.landing / f".demo-{args.year}-{args.seed}-{args.scale}"
     population = population_file(home)  # never overwritten: it may be a real SCB file
     if not marker.exists():
@@ -157,7 +165,7 @@ def _run(first: str, last: str) -> bool:
 
 
 def _load(args: argparse.Namespace) -> int:
-    from pipelines.stage2_pseudonymise.keyed_hash import MissingKeyError
+    from pipelines.stage2_pseudonymise.key_check import check_keys
 
     first = args.month or args.first
     last = args.month or args.last or first
@@ -168,11 +176,8 @@ def _load(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
-    try:
-        _ensure_key()
-    except MissingKeyError as err:
-        print(str(err), file=sys.stderr)
-        return 2
+    _ensure_key()
+    check_keys(paths())  # every key, and that it is the loaded data's, before any work (main: exit 2)
     later = _latest_loaded()
     if later and later > last:
         # A re-delivery for a month already published: every later as-of month changes too.

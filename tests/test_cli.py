@@ -111,3 +111,121 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path) -> None:
     errors = child.stderr.read().decode()
     assert child.wait(timeout=60) == 1
     assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+
+
+def _deliver(home, months: tuple[str, ...] = ("2025-03",)) -> None:
+    import datetime as dt
+
+    from tests.extracts import child, dash12, write_semicolon
+
+    for month in months:
+        row = ["0180", f"R{month}", dash12(child(dt.date(2015, 1, 1))), f"{month}-02", "POL", "V1"]
+        write_semicolon(home.landing / f"0180_{month}.csv", [[*row, "inleds", f"{month}-04", ""]])
+
+
+def _key_file(home, name: str, text: str, mode: int = 0o600):
+    path = home.home / name
+    path.write_text(text, "utf-8")
+    path.chmod(mode)
+    return path
+
+
+_HEX = "5c" + "".join(f"{i:02x}" for i in range(1, 32))  # 32 distinct bytes (a test key, not a secret)
+_OTHER_HEX = "".join(f"{(i * 7 + 3) % 256:02x}" for i in range(32))
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"OROSTAT_KEY": _HEX[:40]}, "shorter than 32 bytes"),
+        ({"OROSTAT_KEY": "not a key, just some words"}, "neither hex nor base64"),
+        ({"OROSTAT_KEY": "ab" * 32}, "all bytes identical"),
+        ({"OROSTAT_KEY_FILE": ("garbage", "this is my key file, please keep it safe\n")}, "neither hex nor"),
+        ({"OROSTAT_KEY_FILE": ("env", f"OROSTAT_KEY={_HEX}\n")}, "neither hex nor base64"),
+        ({"OROSTAT_KEY_FILE": ("prefixed", f"0x{_HEX}\n")}, "neither hex nor base64"),
+        ({"OROSTAT_KEY_FILE": ("absent", None)}, "does not exist"),
+        ({"OROSTAT_KEY": _HEX, "OROSTAT_ARCHIVE_KEY": _OTHER_HEX[:32]}, "not exactly 32 bytes"),
+        ({"OROSTAT_KEY": _HEX, "OROSTAT_ARCHIVE_KEY": _HEX}, "is the pseudonymisation key"),
+        ({"OROSTAT_KEY": _HEX, "OROSTAT_ARCHIVE_KEY_FILE": ("archive", "passphrase words\n")}, "neither hex"),
+    ],
+    ids=[
+        "short",
+        "not_hex",
+        "same_bytes",
+        "file_garbage",
+        "file_env_line",
+        "file_0x_prefix",
+        "file_absent",
+        "archive_16_bytes",
+        "archive_equal",
+        "archive_file_garbage",
+    ],
+)
+def test_every_refused_key_is_one_line_and_exit_2_before_any_work(
+    env: dict, message: str, capsys, home, monkeypatch
+) -> None:
+    for name in ("OROSTAT_KEY", "OROSTAT_KEY_FILE", "OROSTAT_ARCHIVE_KEY", "OROSTAT_ARCHIVE_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        if isinstance(value, tuple):
+            file_name, text = value
+            value = str(home.home / file_name if text is None else _key_file(home, file_name, text))
+        monkeypatch.setenv(name, value)
+    _deliver(home)
+    assert main(["load", "--month", "2025-03"]) == 2
+    captured = capsys.readouterr()
+    assert message in captured.err and "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1
+    assert _HEX not in captured.err and _HEX[:16] not in captured.err
+    assert not home.pseudonymised.exists() and not (home.dagster_home / "history").exists()  # no run
+
+
+def test_the_demo_refuses_an_unusable_key_in_one_line(capsys, home, monkeypatch) -> None:
+    monkeypatch.setenv("OROSTAT_KEY", "00" * 16)
+    assert main(["demo", "--scale", "0.001"]) == 2
+    err = capsys.readouterr().err
+    assert "shorter than 32 bytes" in err and len(err.strip().splitlines()) == 1
+    assert not any(home.landing.iterdir())  # nothing generated
+
+
+def test_a_key_file_readable_by_others_warns_and_can_be_refused(capsys, home, monkeypatch) -> None:
+    import pipelines.stage2_pseudonymise.keyed_hash as keyed_hash
+
+    monkeypatch.delenv("OROSTAT_KEY", raising=False)
+    monkeypatch.setenv("OROSTAT_KEY_FILE", str(_key_file(home, "open.key", _HEX + "\n", 0o644)))
+    monkeypatch.setattr(keyed_hash, "_WARNED", {})
+    _deliver(home)
+    assert main(["load", "--month", "2025-03"]) == 0  # the default is to warn, as ssh would
+    err = capsys.readouterr().err
+    assert err.count("UNPROTECTED KEY FILE: permissions 0644") == 1 and _HEX not in err
+    assert keyed_hash.key_file_warnings()  # what the asset repeats in the run's log
+    monkeypatch.setattr(keyed_hash, "_WARNED", {})
+    monkeypatch.setattr(keyed_hash, "_file_permission_policy", lambda: "refuse")
+    assert main(["load", "--month", "2025-03"]) == 2
+    err = capsys.readouterr().err
+    assert "UNPROTECTED KEY FILE: permissions 0644" in err and "chmod 600" in err
+    assert len(err.strip().splitlines()) == 1 and _HEX not in err
+
+
+def test_a_changed_key_is_refused_before_any_work_with_what_to_do(capsys, home, monkeypatch) -> None:
+    from pipelines.core.run import run_months
+    from pipelines.stage1_landing.archive import key_ids
+
+    monkeypatch.delenv("OROSTAT_KEY_FILE", raising=False)
+    monkeypatch.setenv("OROSTAT_KEY", _HEX)
+    _deliver(home, ("2025-03", "2025-04"))
+    assert main(["load", "--month", "2025-03"]) == 0
+    before = key_ids(home)
+    months_before = sorted(p.name for p in home.pseudonymised.iterdir())
+    capsys.readouterr()
+
+    monkeypatch.setenv("OROSTAT_KEY", _OTHER_HEX)
+    assert main(["load", "--month", "2025-04"]) == 2
+    err = capsys.readouterr().err
+    assert "orostat rotate-key" in err and "old key" in err and len(err.strip().splitlines()) == 1
+    # A run the sensor or the UI starts is stopped by the asset itself, before it writes anything.
+    outcome = run_months("2025-04")
+    assert not outcome.success and any("orostat rotate-key" in e for e in outcome.errors)
+    assert key_ids(home) == before
+    assert sorted(p.name for p in home.pseudonymised.iterdir()) == months_before
+    assert not (home.register / "extract_month=2025-04").exists()

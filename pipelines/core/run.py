@@ -46,15 +46,18 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)
 
 
-def run_months(first: str, last: str | None = None) -> RunOutcome:
-    """One Dagster run over the extract months first..last (a single-run backfill)."""
+def run_months(first: str, last: str | None = None, rotation: bool = False) -> RunOutcome:
+    """One Dagster run over the extract months first..last (a single-run backfill). ``rotation``: the
+    run rebuilds with a new key (``orostat rotate-key``), so a key id differing from the loaded ones is
+    expected rather than refused."""
     last = last or first
     months_between(first, last)  # validates the keys' shape early
-    return _guarded_run(first, last, "monthly_load")
+    return _guarded_run(first, last, "monthly_load", {KEY_ROTATION: "true"} if rotation else {})
 
 
 ORCHESTRATED_JOBS = ("monthly_load", "monthly_release")
 STARTED_BY = "orostat/started_from"  # tag on runs this module executes in process
+KEY_ROTATION = "orostat/key_rotation"  # tag on the run of `orostat rotate-key`: a new key is expected
 _STATES = {
     "QUEUED": "queued",
     "NOT_STARTED": "queued",
@@ -121,7 +124,7 @@ def run_release(month: str) -> RunOutcome:
     return _guarded_run(month, month, "monthly_release")
 
 
-def _guarded_run(first: str, last: str, job_name: str) -> RunOutcome:
+def _guarded_run(first: str, last: str, job_name: str, tags: dict[str, str] | None = None) -> RunOutcome:
     """Run ``job_name`` unless another load holds the installation's lock or the daemon is running one."""
     with _load_lock() as locked:
         if not locked:
@@ -129,15 +132,21 @@ def _guarded_run(first: str, last: str, job_name: str) -> RunOutcome:
                 "", False, [f"Another load is running on {paths().home} (lock {_lock_path()})."], {}
             )
         instance = ensure_instance()  # one instance per run: each costs ≈ 0.1 s to set up
-        return _refused_while_daemon_runs(instance) or _run(instance, first, last, job_name)
+        return _refused_while_daemon_runs(instance) or _run(instance, first, last, job_name, tags or {})
 
 
-def _run(instance: DagsterInstance, first: str, last: str, job_name: str = "monthly_load") -> RunOutcome:
+def _run(
+    instance: DagsterInstance,
+    first: str,
+    last: str,
+    job_name: str = "monthly_load",
+    extra_tags: dict[str, str] | None = None,
+) -> RunOutcome:
     from pipelines.definitions import defs
 
     job = defs.resolve_job_def(job_name)
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    tags = {STARTED_BY: "command line"}
+    tags = {STARTED_BY: "command line"} | (extra_tags or {})
     if first == last:
         result = job.execute_in_process(
             quiet, instance=instance, partition_key=first, tags=tags, raise_on_error=False

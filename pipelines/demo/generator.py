@@ -66,6 +66,10 @@ REPORTER_WEIGHTS = {
     "POL": 18, "SKO": 28, "FSK": 12, "HSV": 8, "BUP": 4, "BVC": 5, "TAN": 1, "SOC": 10, "MYN": 4,
     "OVA": 1, "PRV": 3, "IDE": 1, "PRI": 12, "BAR": 2, "ANO": 5, "OVR": 3,
 }  # fmt: skip
+# A code split off an older one (rolls_up_to in codes/reporters.csv: the seven authorities with a duty to
+# report from 2026-01-15, split from "other authority") takes this share of the older code's reports once
+# it is valid. Drawn apart from the main draw, so that years before the split are generated as before.
+ROLLED_UP_SHARE = {"FKA": 0.2, "AFM": 0.15, "SKV": 0.05, "LST": 0.05, "KFM": 0.05, "TUL": 0.02, "KBV": 0.01}
 REPORTER_AGES = {"FSK": (1, 6), "SKO": (6, 17), "BVC": (0, 5)}  # who can report a child of which age
 # Primary-cause group by age band (0-5, 6-12, 13-17): overall about 20/39/33/8 %.
 CAUSE_GROUP_WEIGHTS = {
@@ -334,7 +338,13 @@ class _Reports:
     mover: np.ndarray
 
 
-def _reports(rng: np.random.Generator, kids: _Children, year: int, codes: dict[str, list[str]]) -> _Reports:
+def _reports(
+    rng: np.random.Generator,
+    kids: _Children,
+    year: int,
+    codes: dict[str, list[str]],
+    split: np.random.Generator,
+) -> _Reports:
     child = np.repeat(np.arange(len(kids.home)), kids.n_reports)
     received = _report_dates(rng, kids, child, year)
     age = _age(kids.birth[child], received)
@@ -346,7 +356,7 @@ def _reports(rng: np.random.Generator, kids: _Children, year: int, codes: dict[s
         child=child,
         muni=kids.home[child].copy(),
         received=received,
-        reporter=_draw_reporters(rng, age, received, codes),
+        reporter=_draw_reporters(rng, age, received, codes, split),
         causes=_draw_causes(rng, age, codes),
         outcome=outcome,
         decision=_decision_dates(rng, received, outcome, outcome_codes),
@@ -374,10 +384,15 @@ def _band(age: np.ndarray) -> np.ndarray:
 
 
 def _draw_reporters(
-    rng: np.random.Generator, age: np.ndarray, received: np.ndarray, codes: dict[str, list[str]]
+    rng: np.random.Generator,
+    age: np.ndarray,
+    received: np.ndarray,
+    codes: dict[str, list[str]],
+    split: np.random.Generator,
 ) -> np.ndarray:
     reporters = codes["reporter"]
     weights = np.array([REPORTER_WEIGHTS.get(c, _DEFAULT_WEIGHT) for c in reporters], dtype=float)
+    weights[[bool(up) for up in codes["reporter_rolls_up_to"]]] = 0.0  # drawn by _split_rolled_up
     valid_from = np.array([_days(v) if v else -(10**9) for v in codes["reporter_valid_from"]])
     valid_to = np.array([_days(v) if v else 10**9 for v in codes["reporter_valid_to"]])
     out = np.empty(len(age), dtype=np.int64)
@@ -391,7 +406,23 @@ def _draw_reporters(
     always = (valid_from < -(10**8)) & (valid_to > 10**8)
     w = weights * always
     out[stale] = rng.choice(len(reporters), size=int(stale.sum()), p=w / w.sum())
+    _split_rolled_up(split, out, received, codes)
     return out
+
+
+def _split_rolled_up(
+    rng: np.random.Generator, out: np.ndarray, received: np.ndarray, codes: dict[str, list[str]]
+) -> None:
+    """Give each code split off an older one its share of the older code's reports from its valid_from."""
+    reporters = codes["reporter"]
+    for i, (code, up, start) in enumerate(
+        zip(reporters, codes["reporter_rolls_up_to"], codes["reporter_valid_from"], strict=True)
+    ):
+        if not up:
+            continue
+        candidates = (out == reporters.index(up)) & (received >= (_days(start) if start else -(10**9)))
+        chosen = candidates & (rng.random(len(out)) < ROLLED_UP_SHARE.get(code, 0.05))
+        out[chosen] = i
 
 
 def _draw_causes(rng: np.random.Generator, age: np.ndarray, codes: dict[str, list[str]]) -> np.ndarray:
@@ -878,6 +909,7 @@ def _codes() -> dict[str, list[str]]:
         "reporter": [r["code"] for r in reporters],
         "reporter_valid_from": [r["valid_from"] for r in reporters],
         "reporter_valid_to": [r["valid_to"] for r in reporters],
+        "reporter_rolls_up_to": [r["rolls_up_to"] for r in reporters],
         "cause": [r["code"] for r in causes],
         "cause_group": [r["group"] for r in causes],
         "cause_groups": [r["code"] for r in _read_csv("codes/cause_groups.csv")],
@@ -909,7 +941,7 @@ def generate_demo(
 
     rng = _rng(seed, 3)
     kids = _children(rng, sizes, year, scale)
-    reports = _reports(rng, kids, year, codes)
+    reports = _reports(rng, kids, year, codes, _rng(seed, 8))
     report_ids = _report_ids(rng, reports, muni_codes, year)
     rows = _rows(reports, year, codes)
 

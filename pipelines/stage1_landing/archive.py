@@ -43,6 +43,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pipelines.core.atomic import atomic_file
 from pipelines.core.settings import Paths, paths, settings
 from pipelines.stage1_landing.read import Parsed, check_size, masked_name, parse_extract, parse_file_name
+from pipelines.stage2_pseudonymise.keyed_hash import MIN_DISTINCT_BYTES, KeyConfigurationError
 
 MAGIC = b"OROARC"
 FORMAT_VERSION = 1
@@ -58,11 +59,11 @@ class ArchiveError(RuntimeError):
     """An archived extract cannot be written, read or trusted. The message never quotes its content."""
 
 
-class MissingArchiveKeyError(RuntimeError):
+class MissingArchiveKeyError(KeyConfigurationError, RuntimeError):
     """Archived extracts must be read, but no archive key is configured."""
 
 
-class InvalidArchiveKeyError(ValueError):
+class InvalidArchiveKeyError(KeyConfigurationError, ValueError):
     """An archive key is configured but unusable (wrong length, not hex/base64, the pseudonymisation key)."""
 
 
@@ -94,6 +95,10 @@ class ArchiveKey:
             )
         if len(set(self.secret)) == 1:
             raise InvalidArchiveKeyError("The archive key has all bytes identical. " + _how_to())
+        if len(set(self.secret)) < MIN_DISTINCT_BYTES:
+            raise InvalidArchiveKeyError(
+                "The archive key is a repeated pattern, not random bytes. " + _how_to()
+            )
         context = hmac.HMAC(self.secret, hashes.SHA256())
         context.update(_KEY_ID_MESSAGE)
         object.__setattr__(self, "key_id", "a" + context.finalize().hex()[:12])
@@ -109,7 +114,13 @@ def load_archive_key(env: Mapping[str, str] = os.environ) -> ArchiveKey:
     Refuses the pseudonymisation key itself: the two must be separate, so that either can be rotated
     or destroyed without the other.
     """
-    from pipelines.stage2_pseudonymise.keyed_hash import MissingKeyError, _decode_text_key, load_key
+    from pipelines.stage2_pseudonymise.keyed_hash import (
+        MissingKeyError,
+        _decode_text_key,
+        check_key_file_mode,
+        load_key,
+        secret_from_file_content,
+    )
 
     config = _config()
     value, file_name = env.get(config["key_env"], "").strip(), env.get(config["key_file_env"], "").strip()
@@ -125,9 +136,8 @@ def load_archive_key(env: Mapping[str, str] = os.environ) -> ArchiveKey:
                 f"{config['key_file_env']} names a file that cannot be read ({type(error).__name__}). "
                 + _how_to()
             ) from None
-        text = content.removesuffix(b"\n").removesuffix(b"\r")
-        decoded = _decode_text_key(text.decode("ascii")) if text.isascii() else None
-        secret = decoded if decoded is not None else content
+        check_key_file_mode(Path(file_name), config["key_file_env"], InvalidArchiveKeyError)
+        secret = secret_from_file_content(content, config["key_file_env"], InvalidArchiveKeyError, _how_to())
     else:
         raise MissingArchiveKeyError(
             f"No archive key: neither {config['key_env']} nor {config['key_file_env']} is set. " + _how_to()
@@ -469,6 +479,7 @@ def rotate_key(args: argparse.Namespace | None = None) -> int:
     except (RuntimeError, ValueError) as err:
         print(f"No usable new pseudonymisation key: {err}", file=sys.stderr)
         return 2
+    archive_key_or_none()  # an unusable archive key is refused now, not after the rebuild
     months = loaded_months(home)
     if not months:
         print("Nothing is loaded: there is nothing to rebuild with a new key.", file=sys.stderr)
@@ -485,7 +496,7 @@ def rotate_key(args: argparse.Namespace | None = None) -> int:
     print(
         f"Rotating key {old} → {key.key_id}: rebuilding {len(months)} loaded months, {months[0]} … {months[-1]}."
     )
-    outcome = run_months(months[0], months[-1])
+    outcome = run_months(months[0], months[-1], rotation=True)
     if not outcome.success:
         print(f"  Dagster run {outcome.run_id}: FAILED; the old key is still needed.", file=sys.stderr)
         for message in outcome.errors:

@@ -15,7 +15,8 @@ from pipelines.core.atomic import remove_stale_temporaries
 from pipelines.core.partitions import monthly, months_of
 from pipelines.core.settings import paths
 from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, MonthLoad, load_months, unrecognised_files
-from pipelines.stage2_pseudonymise.keyed_hash import load_key
+from pipelines.stage2_pseudonymise.key_check import check_keys
+from pipelines.stage2_pseudonymise.keyed_hash import key_file_warnings
 
 RECONCILED = "every_row_accounted_for"
 
@@ -44,8 +45,14 @@ def pseudonymised_reports(context: AssetExecutionContext) -> MaterializeResult:
     key. Writes ``2_pseudonymised/extract_month=YYYY-MM/`` (reports, quarantine with reasons, ledger).
     Row-level data never enters Dagster: only counts are returned.
     """
-    key = load_key()
+    from pipelines.core.run import KEY_ROTATION
+
     home = paths()
+    # Both keys, and that the key is the loaded data's, before anything is written (a sensor's or the
+    # UI's run has not passed the command line's check).
+    key = check_keys(home, rotation=context.run.tags.get(KEY_ROTATION) == "true")
+    for warning in key_file_warnings():  # a daemon's run has no terminal: say it in the run's log too
+        context.log.warning(warning)
     removed = remove_stale_temporaries(home.data)
     if removed:
         context.log.warning(f"Removed {removed} temporary outputs left by an interrupted earlier run.")

@@ -55,9 +55,25 @@ def problems_by_file(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str,
     return found
 
 
+def consequences_by_file(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict[str, Any]]]:
+    """Per file, what its quarantined rows mean beyond themselves (``consequences`` in
+    quarantine_reasons.yaml), e.g. updates of earlier reports that were not loaded: rows and texts."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for item in quarantine_reasons().get("consequences", []):
+        counts = con.execute(
+            f"""SELECT source_file, count(*) FROM checked
+                WHERE len(reasons) > 0 AND ({expand(item["when"])}) GROUP BY ALL ORDER BY 1"""
+        ).fetchall()
+        for source_file, n in counts:
+            entry = {"code": item["code"], "rows": n, "text_sv": item["sv"], "text_en": item["en"]}
+            found.setdefault(source_file, []).append(entry)
+    return found
+
+
 def summaries(landed: list[Landed], con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Machine-readable feedback for every read file (aggregates and row numbers only)."""
     problems = problems_by_file(con)
+    consequences = consequences_by_file(con)
     bad = dict(con.execute("SELECT source_file, count(*) FROM quarantine_out GROUP BY ALL").fetchall())
     return [
         {
@@ -72,6 +88,7 @@ def summaries(landed: list[Landed], con: duckdb.DuckDBPyConnection) -> list[dict
             "quarantined": bad.get(item.path.name, 0),
             "ignored_columns": item.ignored_columns,
             "problems": problems.get(item.path.name, []),
+            "consequences": consequences.get(item.path.name, []),
         }
         for item in landed
     ]
@@ -161,3 +178,5 @@ def _print(result: dict[str, Any], english: bool) -> None:
         print(
             f"      {words[0]}: {p['field'] or '-'}; {words[1]}: {where}; {words[2]}: {p[f'expected_{lang}']}"
         )
+    for c in result.get("consequences", []):
+        print(f"  [{c['code']}] {c['rows']} × {c[f'text_{lang}']}")

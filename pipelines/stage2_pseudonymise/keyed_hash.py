@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 import re
 import secrets
@@ -29,6 +30,7 @@ __all__ = [
     "KEY_FILE_ENV",
     "MIN_KEY_BYTES",
     "InvalidKeyError",
+    "KeyConfigurationError",
     "MissingKeyError",
     "PseudonymKey",
     "load_key",
@@ -39,6 +41,7 @@ __all__ = [
 KEY_ENV = "OROSTAT_KEY"
 KEY_FILE_ENV = "OROSTAT_KEY_FILE"
 MIN_KEY_BYTES = 32
+MIN_DISTINCT_BYTES = 8  # fewer among 32 random bytes: odds below 1e-20
 _KEY_ID_MESSAGE = b"orostat key id v1"
 _HEX_RE = re.compile(r"(?:[0-9a-fA-F]{2})+")
 _BASE64_RE = re.compile(r"[A-Za-z0-9+/\-_]+={0,2}")
@@ -49,12 +52,22 @@ _HOW_TO = (
 )
 
 
-class MissingKeyError(RuntimeError):
+class KeyConfigurationError(Exception):
+    """A key is missing, unusable or not the one the loaded data were made with. The command line turns
+    every such refusal into one line on stderr and exit status 2; the message never holds key material."""
+
+
+class MissingKeyError(KeyConfigurationError, RuntimeError):
     """No pseudonymisation key is configured."""
 
 
-class InvalidKeyError(ValueError):
+class InvalidKeyError(KeyConfigurationError, ValueError):
     """A key is configured but unusable (too short, not hex/base64, all bytes identical)."""
+
+
+_log = logging.getLogger("orostat.keys")
+# (key file, mode) -> the warning already given in this process: said once, and repeated in a run's log
+_WARNED: dict[tuple[str, int], str] = {}
 
 
 def _hmac_context(secret: bytes) -> hmac.HMAC:
@@ -85,6 +98,9 @@ def _check_secret(secret: bytes) -> None:
         raise InvalidKeyError(f"The pseudonymisation key is shorter than {MIN_KEY_BYTES} bytes. " + _HOW_TO)
     if len(set(secret)) == 1:
         raise InvalidKeyError(f"The pseudonymisation key has all bytes identical. {_HOW_TO}")
+    if len(set(secret)) < MIN_DISTINCT_BYTES:
+        # 32 random bytes hold about 30 different values; a handful is a pattern or a word, not a secret.
+        raise InvalidKeyError(f"The pseudonymisation key is a repeated pattern, not random bytes. {_HOW_TO}")
 
 
 @dataclass(frozen=True)
@@ -109,13 +125,86 @@ def _decode_text_key(text: str) -> bytes | None:
     """Bytes of a hex or (standard or URL-safe) base64 key, or None if the text is neither."""
     if _HEX_RE.fullmatch(text):
         return bytes.fromhex(text)  # hex wins: a hex string is also valid base64 of other bytes
-    if not _BASE64_RE.fullmatch(text):
+    if not _BASE64_RE.fullmatch(text) or _looks_like_broken_hex(text):
         return None
     standard = text.replace("-", "+").replace("_", "/").rstrip("=")
     try:
         return base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
     except binascii.Error:
         return None
+
+
+def _looks_like_broken_hex(text: str) -> bool:
+    """Hex with a digit missing or a ``0x`` prefix is also valid base64, of other bytes: a typo would
+    silently become another key, so such text is refused rather than decoded as base64."""
+    digits = text[2:] if text[:2] in ("0x", "0X") else text
+    return all(ch in "0123456789abcdefABCDEF" for ch in digits) and (digits != text or len(digits) % 2 == 1)
+
+
+def _is_text(content: bytes) -> bool:
+    """Whether a key file holds text (a line someone wrote) rather than raw random bytes.
+
+    32 random bytes are printable UTF-8 with a probability of about 1e-14, so text is what a person or a
+    tool wrote on purpose: it must then be the key in hex or base64, nothing else.
+    """
+    try:
+        decoded = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\r\n\t " for ch in decoded)
+
+
+def secret_from_file_content(content: bytes, variable: str, error: type[Exception], how_to: str) -> bytes:
+    """The key bytes a key file holds: hex or base64 text (surrounding blanks and newline ignored), or
+    raw binary bytes used verbatim. Other text (a passphrase, ``OROSTAT_KEY=<hex>``, a prefix or a
+    comment) is refused: taken as raw bytes it would silently be a different, weak key."""
+    if not _is_text(content):
+        return content  # raw bytes verbatim: stripping a final 0x0a from a binary key would change it
+    secret = _decode_text_key(content.decode("utf-8").strip())
+    if secret is None:
+        raise error(
+            f"{variable} names a file whose text is neither hex nor base64 (a passphrase, a prefix such "
+            f"as 0x or a line such as {variable.removesuffix('_FILE')}=… is not a key); the file must hold "
+            "the key alone. " + how_to
+        )
+    return secret
+
+
+def check_key_file_mode(path: Path, variable: str, error: type[Exception]) -> None:
+    """Warn (or refuse, ``keys.file_permissions`` in settings.yaml) when others can read the key file,
+    as ssh does for a private key: a key anyone on the machine can read protects nothing."""
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return  # reading it already succeeded or failed; the mode is then not the problem
+    if not mode & 0o077:
+        return
+    policy = _file_permission_policy()
+    message = (
+        f"UNPROTECTED KEY FILE: permissions {mode:04o} for {path} ({variable}) are too open; a key file "
+        f"must not be accessible by others: chmod 600 {path}"
+    )
+    if policy == "refuse":
+        raise error(message + " (refused: keys.file_permissions is 'refuse' in schemas/settings.yaml).")
+    if policy == "warn" and (str(path), mode) not in _WARNED:
+        _WARNED[(str(path), mode)] = "WARNING: " + message
+        _log.warning("WARNING: " + message)
+
+
+def key_file_warnings() -> list[str]:
+    """The warnings about key files given in this process, for a Dagster run's own log."""
+    return list(_WARNED.values())
+
+
+def _file_permission_policy() -> str:
+    from pipelines.core.settings import settings
+
+    policy = str(settings()["keys"]["file_permissions"])
+    if policy not in {"warn", "refuse", "ignore"}:
+        raise InvalidKeyError(
+            "keys.file_permissions in schemas/settings.yaml must be warn, refuse or ignore."
+        )
+    return policy
 
 
 def _key_from_env_value(text: str) -> PseudonymKey:
@@ -126,7 +215,7 @@ def _key_from_env_value(text: str) -> PseudonymKey:
 
 
 def _key_from_file(path: Path) -> PseudonymKey:
-    """Hex/base64 text (trailing newline ignored) if the file holds such text, else the raw bytes."""
+    """Hex/base64 text (blanks and trailing newline ignored) or raw binary bytes; other text refused."""
     try:
         content = path.read_bytes()
     except FileNotFoundError:
@@ -135,10 +224,8 @@ def _key_from_file(path: Path) -> PseudonymKey:
         raise MissingKeyError(
             f"{KEY_FILE_ENV} names a file that cannot be read ({type(error).__name__}). " + _HOW_TO
         ) from None
-    text = content.removesuffix(b"\n").removesuffix(b"\r")
-    secret = _decode_text_key(text.decode("ascii")) if text.isascii() else None
-    # Raw bytes are used verbatim: stripping a final 0x0a from a binary key would change the key.
-    return PseudonymKey(secret if secret is not None else content)
+    check_key_file_mode(path, KEY_FILE_ENV, InvalidKeyError)
+    return PseudonymKey(secret_from_file_content(content, KEY_FILE_ENV, InvalidKeyError, _HOW_TO))
 
 
 def load_key(env: Mapping[str, str] = os.environ) -> PseudonymKey:

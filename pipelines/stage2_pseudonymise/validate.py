@@ -83,7 +83,8 @@ def build_checked(
           SELECT i.*,
             CASE WHEN i.birth_date IS NOT NULL AND i.date_received IS NOT NULL
                  THEN date_sub('year', i.birth_date, i.date_received) END AS age_years,
-            try_cast(r.valid_from AS DATE) AS reporter_valid_from
+            try_cast(r.valid_from AS DATE) AS reporter_valid_from,
+            try_cast(r.valid_to AS DATE) AS reporter_valid_to
           FROM identified i
           LEFT JOIN code_reporters r ON r.code = i.reporter
         )

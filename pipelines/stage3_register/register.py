@@ -50,13 +50,16 @@ def entries_sql(reports: Path, month: str) -> str:
       child_pseudonym, key_id, child_identified, is_coordination_number,
       age_years, CASE {bands} END AS age_band, legal_sex,
       date_received, date_trunc('month', date_received)::DATE AS month_received,
-      l.reporter, r.group AS reporter_group,
+      l.reporter, coalesce(up.group, r.group) AS reporter_group,
       causes, list_sort(list_distinct(list_transform(causes, lambda c: {cause_map}[c]))) AS cause_groups,
       outcome, outcome IN ({decided}) AS decided, decision_date,
       date_diff('day', date_received, decision_date) AS days_to_decision,
       org_unit, '{month}' AS valid_from
     FROM read_parquet('{reports}') l
     LEFT JOIN code_reporters r ON r.code = l.reporter
+    -- A code added later (Försäkringskassan from 2026-01-15) counts in the group of the code it was split
+    -- from (other authority), so published reporter groups stay comparable over time.
+    LEFT JOIN code_reporters up ON up.code = r.rolls_up_to
     ORDER BY municipality_code, report_id
     """
 

@@ -1,7 +1,8 @@
 """Delivery and data-quality monitoring: per extract month and municipality, for all 290 municipalities.
 
 Who delivered, how many rows were accepted or quarantined and why, how many reports are still undecided
-more than 14 days after arrival, and how many decisions arrived late. Computed in DuckDB from the stage-2
+more than 14 days after arrival, how many decisions arrived late, and how many updates of known reports
+were quarantined (the report then silently keeps its earlier state). Computed in DuckDB from the stage-2
 ledgers and quarantine and the register; the columns are declared in ``schemas/deliveries.yaml``.
 Operational counts about files and reports: no child is described, no identifier is read.
 """
@@ -91,7 +92,8 @@ def deliveries_sql(home: Paths, month: str) -> str:
              sum(accepted) FILTER (WHERE status = 'inläst') AS accepted,
              sum(quarantined) FILTER (WHERE status = 'inläst') AS quarantined
       FROM {ledger} GROUP BY municipality_code),
-    reports AS (SELECT * FROM report_counts WHERE as_of_month = '{month}')
+    reports AS (SELECT * FROM report_counts WHERE as_of_month = '{month}'),
+    rejected AS (SELECT * FROM rejected_updates WHERE as_of_month = '{month}')
     SELECT {_columns("deliveries")} FROM (
       SELECT '{month}' AS as_of_month, m.municipality_code, m.municipality_name_short AS municipality_name,
              m.county_code, coalesce(f.files_loaded, 0) > 0 AS delivered,
@@ -100,10 +102,12 @@ def deliveries_sql(home: Paths, month: str) -> str:
              coalesce(f.accepted, 0) AS accepted, coalesce(f.quarantined, 0) AS quarantined,
              round(f.quarantined / nullif(f.rows_in, 0), 4) AS rejection_rate,
              coalesce(r.undecided_over_deadline, 0) AS undecided_over_deadline,
-             coalesce(r.late_decisions, 0) AS late_decisions
+             coalesce(r.late_decisions, 0) AS late_decisions,
+             coalesce(u.rejected_updates, 0) AS rejected_updates
       FROM ref_municipalities m
       LEFT JOIN files f USING (municipality_code)
-      LEFT JOIN reports r USING (municipality_code))
+      LEFT JOIN reports r USING (municipality_code)
+      LEFT JOIN rejected u USING (municipality_code))
     ORDER BY municipality_code"""
 
 
@@ -186,6 +190,41 @@ def _count_reports(con, months: list[str], since: str, carried: Path | None) -> 
     )
 
 
+def _count_rejected_updates(con, home: Paths, months: list[str]) -> None:
+    """Table ``rejected_updates``: per month and municipality, the month's quarantined rows for a report an
+    earlier extract delivered and this one did not accept, so that it stays as it was (usually undecided).
+
+    The quarantined keys of the run's months are few (≈ 2,000 a national year): the register is scanned
+    once for them, whatever the number of months.
+    """
+    files = [home.extract_month(m) / QUARANTINE_FILE for m in months]
+    files = [str(f) for f in files if _has_rows(f)]
+    quarantined = (
+        f"""SELECT DISTINCT regexp_extract(filename, 'extract_month=([0-9-]+)', 1) AS as_of_month,
+                   municipality_code, report_id, source_file, row_number
+            FROM read_parquet({files}, filename = true) WHERE report_id IS NOT NULL"""
+        if files
+        else "SELECT ''::VARCHAR as_of_month, ''::VARCHAR municipality_code, ''::VARCHAR report_id, "
+        "''::VARCHAR source_file, 0 row_number WHERE false"
+    )
+    glob = home.register / "extract_month=*" / REGISTER_FILE
+    con.execute(
+        f"""CREATE OR REPLACE TABLE rejected_updates AS
+        WITH q AS ({quarantined}),
+        known AS (
+          SELECT q.as_of_month, q.municipality_code, q.report_id,
+                 bool_or(e.valid_from < q.as_of_month) AS earlier, bool_or(e.valid_from = q.as_of_month) AS now
+          FROM (SELECT DISTINCT as_of_month, municipality_code, report_id FROM q) q
+          JOIN (SELECT municipality_code, report_id, valid_from FROM read_parquet('{glob}')
+                WHERE valid_from <= '{max(months)}') e USING ({KEY})
+          GROUP BY ALL)
+        SELECT as_of_month, municipality_code, count(*) AS rejected_updates
+        FROM q JOIN known USING (as_of_month, municipality_code, report_id)
+        WHERE earlier AND NOT now
+        GROUP BY ALL"""
+    )
+
+
 def _keep_state(con, home: Paths, month: str) -> None:
     """The reports undecided as of ``month`` (key and date received), for the next load to continue from."""
     target = state.folder(home, "deliveries", month)
@@ -228,6 +267,7 @@ def build_deliveries(home: Paths, months: list[str], carry: bool = True) -> Moni
             since,
             state.folder(home, "deliveries", since) / f"{UNDECIDED_STATE}.parquet" if since else None,
         )
+        _count_rejected_updates(con, home, months)
         kept = state.months_to_keep(months)
         for month in sorted(kept):
             _keep_state(con, home, month)

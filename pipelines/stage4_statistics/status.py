@@ -32,7 +32,7 @@ def _truncate(text: str | None, limit: int = MISSING_SHOWN) -> str:
 
 
 def _console() -> Console:
-    return Console(width=max(Console().width, 140))
+    return Console(width=max(Console().width, 160))
 
 
 def print_status(home: Paths, month: str | None = None) -> int:
@@ -59,19 +59,21 @@ def _print_months(home: Paths, month: str | None) -> bool:
         f"""SELECT as_of_month, count(*) FILTER (WHERE delivered), count(*), sum(files_loaded),
                    sum(files_rejected), sum(rows_in), sum(quarantined),
                    sum(rows_in) - sum(accepted) - sum(quarantined), sum(undecided_over_deadline),
-                   sum(late_decisions),
+                   sum(late_decisions), coalesce(sum(rejected_updates), 0),
                    string_agg(municipality_name, ', ' ORDER BY municipality_code) FILTER (WHERE NOT delivered)
-            FROM read_parquet('{glob}', hive_partitioning = false) {where} GROUP BY 1 ORDER BY 1"""
+            -- union_by_name: months written before rejected_updates existed read it as null
+            FROM read_parquet('{glob}', hive_partitioning = false, union_by_name = true) {where}
+            GROUP BY 1 ORDER BY 1"""
     )
     headers = ["extract month", "delivered", "files", "rejected", "rows", "quarantined", "unreconciled"]
     table = Table(title=f"orostat status: {home.home}")
-    for header in [*headers, "undecided >14 d", "late decisions", "missing"]:
+    for header in [*headers, "undecided >14 d", "late decisions", "rejected updates", "missing"]:
         table.add_column(header, justify="left" if header == "missing" else "right", overflow="fold")
     problems = False
     for as_of, delivered, total, *counts, missing in rows:
-        files, rejected, rows_in, quarantined, unreconciled, undecided, late = counts
+        files, rejected, rows_in, quarantined, unreconciled, undecided, late, rejected_updates = counts
         problems |= delivered < total or rejected > 0 or unreconciled != 0
-        figures = [files, rejected, rows_in, quarantined, unreconciled, undecided, late]
+        figures = [files, rejected, rows_in, quarantined, unreconciled, undecided, late, rejected_updates]
         table.add_row(as_of, f"{delivered}/{total}", *(f"{n:,}" for n in figures), _truncate(missing))
     _console().print(table)
     return problems
@@ -84,9 +86,9 @@ def _print_month_detail(home: Paths, month: str) -> None:
     rows = db.rows(
         f"""SELECT d.municipality_code, d.municipality_name, files_loaded, files_rejected, files_superseded,
                    rows_in, accepted, quarantined, coalesce(printf('%.2f %%', 100 * rejection_rate), ''),
-                   undecided_over_deadline, late_decisions,
+                   undecided_over_deadline, late_decisions, coalesce(rejected_updates, 0),
                    coalesce(string_agg(r.reason || ' ' || r.rows, ', ' ORDER BY r.reason), '')
-            FROM read_parquet('{folder}') d
+            FROM read_parquet('{folder}', union_by_name = true) d
             LEFT JOIN read_parquet('{reasons}') r USING (municipality_code)
             WHERE delivered OR files_rejected > 0
             GROUP BY ALL ORDER BY d.municipality_code"""
@@ -94,11 +96,17 @@ def _print_month_detail(home: Paths, month: str) -> None:
     table = Table(title=f"Extract month {month}, per municipality")
     for header in ["code", "municipality", "files", "rejected", "superseded", "rows", "accepted"]:
         table.add_column(header, justify="left" if header == "municipality" else "right")
-    for header in ["quarantined", "rate", "undecided >14 d", "late decisions", "reasons"]:
+    for header in ["quarantined", "rate", "undecided >14 d", "late decisions", "rejected updates", "reasons"]:
         table.add_column(header, justify="left" if header == "reasons" else "right", overflow="fold")
-    for code, name, *figures, rate, undecided, late, why in rows:
-        table.add_row(code, name, *(f"{n:,}" for n in figures), rate, f"{undecided:,}", f"{late:,}", why)
+    for code, name, *figures, rate, undecided, late, updates, why in rows:
+        later = (f"{undecided:,}", f"{late:,}", f"{updates:,}")
+        table.add_row(code, name, *(f"{n:,}" for n in figures), rate, *later, why)
     _console().print(table)
+    if any(row[-2] for row in rows):
+        print(
+            "Rejected updates: quarantined rows for reports an earlier extract delivered; each such report "
+            "stays as that extract had it (usually undecided) until a corrected file is loaded."
+        )
     missing = db.rows(
         f"SELECT municipality_code || ' ' || municipality_name FROM read_parquet('{folder}') "
         "WHERE NOT delivered ORDER BY municipality_code"

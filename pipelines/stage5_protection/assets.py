@@ -8,6 +8,7 @@ from dagster import (
     asset,
 )
 
+from pipelines.core.atomic import remove_stale_temporaries
 from pipelines.core.partitions import monthly
 from pipelines.core.settings import paths
 from pipelines.stage4_statistics.compute import table_names
@@ -41,12 +42,21 @@ def protected_release(context: AssetExecutionContext) -> MaterializeResult:
     # Imported here: disclosure control (numpy, scipy, pandas) is not needed to load the definitions.
     from pipelines.stage5_protection.release import build_release
 
-    outcome = build_release(paths(), context.partition_key)
+    home = paths()
+    # A release killed mid-way leaves its own and publishing's temporaries (5_protected/.tmp-release=…,
+    # 6_published/release=…/.tmp-rapport-…); the next release clears them itself, not the next load.
+    # This is the release job's first step and releases run one at a time (the installation's lock, the
+    # daemon's queue), so nothing it removes can belong to a write in progress.
+    removed = remove_stale_temporaries(home.protected) + remove_stale_temporaries(home.published)
+    if removed:
+        context.log.warning(f"Removed {removed} temporary outputs left by an interrupted earlier release.")
+    outcome = build_release(home, context.partition_key)
     hidden = sum(t["suppressed_total"] for t in outcome.tables.values())
     cells = sum(t["cells"] for t in outcome.tables.values())
     return MaterializeResult(
         metadata={
             "previous_release": outcome.previous or "none",
+            "stale_temporaries_removed": removed,
             "cells": cells,
             "suppressed": hidden,
             "suppressed_primary": sum(t["suppressed_primary"] for t in outcome.tables.values()),

@@ -319,6 +319,12 @@ def test_no_security_guard_before_2026(demo) -> None:
     assert all(_code(r, "reporter") != "OVA" for r in _all_rows(out))
 
 
+def test_no_authority_with_the_new_duty_before_2026(demo) -> None:
+    out, _ = demo
+    rolled = {r["code"] for r in gen._read_csv("codes/reporters.csv") if r["rolls_up_to"]}
+    assert len(rolled) == 7 and not rolled & {_code(r, "reporter") for r in _all_rows(out)}
+
+
 def test_population_file_has_scb_shape(tmp_path: Path) -> None:
     codes = ["0180", "0114"]
     path = gen.generate_population(tmp_path / "pop.csv", YEAR, SEED, codes)

@@ -217,3 +217,41 @@ def test_monthly_loads_continuing_from_the_carried_state_count_what_the_whole_re
     # received late in the last month and not yet over the deadline).
     assert counted > 0 or n < 10
     assert whole == continued == resumed
+
+
+def test_a_rejected_update_of_a_known_report_is_counted_and_explained(home: Paths, key) -> None:
+    """A later extract's row for a known report that is quarantined (here its decision, with an impossible
+    date) leaves the report undecided: delivery monitoring and the file's feedback both say so."""
+    import json
+
+    from pipelines.stage2_pseudonymise.ingest import FEEDBACK_FOLDER
+
+    write_semicolon(
+        home.landing / "0180_2025-03.csv",
+        [
+            ["0180", "R1", dash12(KID), "2025-03-20", "POL", "V1", "ej_beslutat", "", ""],
+            ["0180", "R2", dash12(OTHER), "2025-03-25", "SKO", "V2", "ej_beslutat", "", ""],
+        ],
+    )
+    write_semicolon(
+        home.landing / "0180_2025-04.csv",
+        [
+            ["0180", "R1", dash12(KID), "2025-03-20", "POL", "V1", "inleds", "2025-02-30", ""],  # rejected
+            ["0180", "R2", dash12(OTHER), "2025-03-25", "SKO", "V2", "inleds", "2025-04-02", ""],
+            ["0180", "R9", dash12(OTHER), "2025-04-03", "SKO", "Q7", "ej_beslutat", "", ""],  # new: not one
+        ],
+    )
+    outcome = run_months("2025-03", "2025-04")
+    assert outcome.success, outcome.errors
+    march, april = _table(home, "deliveries", "2025-03"), _table(home, "deliveries", "2025-04")
+    assert (march["0180"]["rejected_updates"], april["0180"]["rejected_updates"]) == (0, 1)
+    assert april["0180"]["quarantined"] == 2 and april["0114"]["rejected_updates"] == 0
+    feedback = json.loads(
+        (home.extract_month("2025-04") / FEEDBACK_FOLDER / "0180_2025-04.csv.json").read_text("utf-8")
+    )
+    (consequence,) = feedback["consequences"]
+    assert consequence["code"] == "uppdatering_avvisad" and consequence["rows"] == 1
+    assert "ej beslutad" in consequence["text_sv"] and "undecided" in consequence["text_en"]
+    # Rebuilt from the whole register (no carried state), the same.
+    build_deliveries(home, ["2025-04"], carry=False)
+    assert _table(home, "deliveries", "2025-04")["0180"]["rejected_updates"] == 1

@@ -227,3 +227,28 @@ def test_percentiles_hide_where_their_group_is_small(released: Paths) -> None:
     assert both.loc[both["decided"].eq(0), "status"].eq(".").all()
     assert both.loc[both["decided"].gt(30), "value"].notna().all()
     assert not strict["geo_level"].eq("kommun").loc[strict["period_type"].eq("month")].any()
+
+
+def test_a_release_clears_the_temporaries_a_killed_release_left(released: Paths) -> None:
+    """kill -9 during `orostat release` leaves write-aside folders and files; the next release (not only
+    the next load) removes them, and puts back a version moved aside just before its swap."""
+    from pipelines.core.run import run_release
+
+    protected, published = released.protected, released.published / "release=2025-03"
+    leftovers = [
+        protected / ".tmp-release=2025-03-0badcafe" / "outcomes.parquet",
+        published / ".tmp-rapport-0badcafe" / "index.html",
+        published / ".tmp-1234abcd-orostat_2025-03.xlsx",
+        published / "tabeller" / ".tmp-deadbeef-outcomes.csv",
+    ]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("half written")
+    outcome = run_release("2025-03")
+    assert outcome.success, outcome.errors
+    hidden = [
+        p for folder in (protected, published) for p in folder.rglob(".*") if p.name[:5] in (".tmp-", ".old-")
+    ]
+    assert hidden == []
+    assert (release_folder(released, "2025-03") / MANIFEST_FILE).exists()
+    assert (published / "rapport" / "index.html").read_text("utf-8") != "half written"

@@ -219,3 +219,62 @@ def test_pseudonym_key_validates_directly() -> None:
         PseudonymKey(b"Jefe")
     with pytest.raises(TypeError):
         PseudonymKey(SECRET.hex())  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "correct horse battery staple, my long and memorable passphrase\n",
+        f"OROSTAT_KEY={SECRET.hex()}\n",
+        f"0x{SECRET.hex()}\n",
+        f"{SECRET.hex()[:-1]}\n",  # a digit lost: also valid base64 of other bytes
+        f"# orostat key\n{SECRET.hex()}\n",
+        "lösenord med åäö som är långt nog för trettiotvå byte\n",
+    ],
+    ids=["passphrase", "env_line", "0x_prefix", "odd_hex", "comment_line", "utf8_passphrase"],
+)
+def test_a_key_file_holding_other_text_is_refused_not_taken_as_raw_bytes(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "key"
+    path.write_text(text, "utf-8")
+    path.chmod(0o600)
+    with pytest.raises(InvalidKeyError, match="neither hex nor base64") as caught:
+        load_key({"OROSTAT_KEY_FILE": str(path)})
+    _no_key_material(str(caught.value), SECRET)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_patterned_key_is_refused() -> None:
+    with pytest.raises(InvalidKeyError, match="repeated pattern"):
+        load_key({"OROSTAT_KEY": "z" * 80})  # valid base64 of 60 bytes with 3 different values
+    with pytest.raises(InvalidKeyError, match="repeated pattern"):
+        PseudonymKey(bytes(range(4)) * 8)
+
+
+def test_a_key_file_others_can_read_warns_like_ssh_or_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pipelines.stage2_pseudonymise.keyed_hash as keyed_hash
+
+    path = tmp_path / "key"
+    path.write_text(SECRET.hex() + "\n")
+    path.chmod(0o600)
+    with caplog.at_level("WARNING", logger="orostat.keys"):
+        load_key({"OROSTAT_KEY_FILE": str(path)})
+    assert not caplog.records
+    path.chmod(0o644)
+    with caplog.at_level("WARNING", logger="orostat.keys"):
+        assert load_key({"OROSTAT_KEY_FILE": str(path)}).secret == SECRET  # default: warn, still used
+    (record,) = caplog.records
+    assert "UNPROTECTED KEY FILE" in record.getMessage() and "0644" in record.getMessage()
+    assert f"chmod 600 {path}" in record.getMessage()
+    _no_key_material(record.getMessage(), SECRET)
+    monkeypatch.setattr(keyed_hash, "_file_permission_policy", lambda: "refuse")
+    with pytest.raises(InvalidKeyError, match="too open"):
+        load_key({"OROSTAT_KEY_FILE": str(path)})
+
+
+def test_the_permission_policy_comes_from_settings() -> None:
+    from pipelines.core.settings import settings
+    from pipelines.stage2_pseudonymise.keyed_hash import _file_permission_policy
+
+    assert settings()["keys"]["file_permissions"] == "warn" == _file_permission_policy()
