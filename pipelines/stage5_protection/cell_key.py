@@ -2,21 +2,25 @@
 
 Every count of an additive table is published as its true value plus a noise drawn through the
 perturbation table (``perturbation.py``) by the cell's key. A cell is shown as ``..`` when its published
-value would be 1..threshold (small figures are not shown, as with suppression) or when its noise is so low
-that the audit's argument below would not cover it (a few cells in a million). Nothing else is hidden:
-no complementary suppression, no pattern to carry from release to release.
+value is 1..threshold (small figures are not shown, as with suppression). Nothing else is hidden: no
+complementary suppression, no pattern to carry from release to release.
 
-The audit (blocking) is a certificate, not a search. Take any cell and add ``shift × margin`` fictitious
-reports to it: about a child who is not identified, with an outcome and days to decision chosen so that
-no published percentile moves (see ``percentile_is_safe``). Every published figure of every release that
-counts those reports grows by at most ``shift × margin``; a shown figure stays consistent with the ptable
-because its noise was at least ``shift × margin − L``; a hidden one is consistent with anything; the
-distinct-children tables do not change (the child is not identified). So the true figures and the
-figures with those reports added explain everything ever published equally well, and no attacker, with
-any number of releases, linear programming or the process's monotonicity, narrows any count below the
-margin. What the audit checks is what that argument needs: each shown cell's noise (from the published
-and the true values, independently of the lookup), that equal cells are published equally, that every
-earlier release was published by the same method and ptable, and the percentiles' rule.
+The audit (blocking) is a certificate, not a search. Take any cell and add up to ``shift × margin``
+fictitious reports to it (``margin`` of them to the cell itself), chosen so that nothing published exactly
+moves: about a child who is not identified (the distinct-children tables do not change), or for the
+identified and age tables, reports about a child already counted in that county and period, received on
+the same day as one of its reports (not "reported again"); for the decided categories half within and half
+after 14 days where needed, so that no published percentile changes side of 14 days (percentiles are shown
+only where the published counts put that side beyond doubt, see ``percentile_is_safe``). Every published
+count of every release that counts those reports grows by at most ``shift × margin``, and stays consistent
+with the ptable (and with being shown, or hidden as 1..threshold) as long as its noise is at least
+``shift × margin − L``. The ptable gives the noises below that (its *bottom band*) a probability of about
+10^-8, and the audit checks that no figure of this release drew one; earlier releases were checked when
+they were built, and the audit checks that they all used the same method and ptable. So the true figures
+and the figures with those reports added explain everything ever published equally well, and no attacker,
+with any number of releases, linear programming or the process's monotonicity, narrows any count below
+the margin. What is assumed, not checked: that adding a few reports at a percentile's own day moves no
+published percentile's value (true where a county has more than ``shift × margin`` reports at that day).
 """
 
 from __future__ import annotations

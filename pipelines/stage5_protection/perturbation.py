@@ -13,9 +13,10 @@ Each row is the maximum-entropy distribution with mean 0 (unbiased) and the conf
 that is possible, mixed with a small floor so that every value of the support can occur: the attacker's
 bounds come from the support, L, while the error a reader sees comes from V.
 
-Why this protects (the audit in ``certificate.py``): a cell is only ever shown when its noise is at least
-M - L (M the protection margin); then adding M fictitious reports anywhere gives another world that is
-consistent with every published figure of every release, so no attack narrows any count to less than M.
+Why this protects (the audit in ``cell_key.py``): as long as no figure's noise lies in the ptable's bottom
+band (below shift × M − L, M the protection margin; probability ≈ 10^-8), adding M fictitious reports to any
+cell gives another world consistent with every published figure of every release, so no attack narrows any
+count to less than M.
 """
 
 from __future__ import annotations
