@@ -12,7 +12,9 @@ LP audit against the previous release), ``rounding`` (every count rounded to a m
 hidden: the DfE baseline), ``exact`` (no noise, values 1–4 hidden: what the attack does without
 protection).
 
-    python benchmarks/bench_disclosure_designs.py [--months 6] [--seed 11]
+    PYTHONPATH=. .venv/bin/python benchmarks/bench_disclosure_designs.py [--months 6] [--seed 11]
+
+(from the repository's root: the attack lives with the tests, which are not installed).
 """
 
 from __future__ import annotations
