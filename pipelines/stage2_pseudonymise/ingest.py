@@ -230,7 +230,9 @@ def _facts(path: Path | ArchivedExtract) -> tuple[str, int, int]:
     """SHA-256, size and modification time of the delivered plaintext (an archived one's from its header)."""
     if isinstance(path, ArchivedExtract):
         return path.sha256, path.size, path.mtime_ns
-    return sha256_of(path), path.lstat().st_size, _mtime_ns(path)
+    if path.is_symlink():  # nothing of the target, not even the length of its path (the link's size)
+        return "", 0, _mtime_ns(path)
+    return sha256_of(path), path.stat().st_size, _mtime_ns(path)
 
 
 def _mtime_ns(path: Path | ArchivedExtract) -> int:
@@ -586,7 +588,7 @@ def _write_feedback(
     con: duckdb.DuckDBPyConnection, landed: list[Landed], out: Path, result: MonthLoad
 ) -> None:
     """The analyst's feedback for every file, read or rejected, beside the quarantine."""
-    from pipelines.stage2_pseudonymise.feedback import summaries, write_feedback
+    from pipelines.stage2_pseudonymise.feedback import file_reason, summaries, write_feedback
 
     rejected = [
         {
@@ -594,6 +596,8 @@ def _write_feedback(
             "status": "avvisad",
             "rejection_code": f.rejection_code,
             "rejection_message": f.rejection_message,
+            "text_sv": file_reason(f.rejection_code)["sv"],
+            "text_en": file_reason(f.rejection_code)["en"],
         }
         for f in result.files
         if f.status == "avvisad"
