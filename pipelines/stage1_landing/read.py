@@ -497,10 +497,14 @@ def _records(text: str, delimiter: str) -> Iterator[tuple[list[str], list[str]]]
 
 
 def _check_spanned_lines(record_number: int, taken: list[str], width: int, delimiter: str) -> None:
-    """A record may span lines only through a quoted line break inside a field. A line taken into it
-    that carries a whole record's separators is a record swallowed by a quote never closed: counting it
-    as part of one field would lose rows, so the file is rejected (rows in must be the lines delivered)."""
-    if any(line.count(delimiter) >= width - 1 for line in taken[1:]):
+    """A record may span lines only through a quoted line break inside a field. Two signs that a quote
+    was never closed instead: an odd number of quote characters (the field runs to the end of the file),
+    or two records' worth of separators (whole lines were swallowed into one field). Counting such a
+    record as one row would lose rows, so the file is rejected: rows in must be the lines delivered."""
+    if len(taken) < 2:
+        return
+    text = "".join(taken)
+    if text.count('"') % 2 or text.count(delimiter) >= 2 * max(width - 1, 1):
         raise FileRejected(
             "citattecken",
             f"A quote on row {record_number} is not closed: {len(taken)} lines would be read as one row.",

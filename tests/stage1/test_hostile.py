@@ -105,9 +105,10 @@ def test_a_quote_closed_lines_later_still_rejects(tmp_path: Path) -> None:
     assert _rejected(tmp_path / NAME).code == "citattecken"
 
 
-def test_a_quoted_line_break_inside_a_field_is_still_one_record(tmp_path: Path) -> None:
+@pytest.mark.parametrize("column", [0, 4, 8])
+def test_a_quoted_line_break_inside_a_field_is_still_one_record(tmp_path: Path, column: int) -> None:
     rows = clean_rows()
-    rows[0][8] = "Norr\nHisingen"
+    rows[0][column] = "Norr;\nHisingen"
     landed = read_extract(write_csv(tmp_path / NAME, rows))
     assert landed.records == 3
 
