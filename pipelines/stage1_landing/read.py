@@ -446,7 +446,7 @@ def _all_text(raw: bytes, encoding: str, delimiter: str) -> dict[str, pa.DataTyp
 
 
 def _data_lines(raw: bytes) -> int:
-    """The physical lines after the header (\r\n, \n or \r each end one), for an ASCII-compatible
+    """The physical lines after the header (CR LF, LF or CR each end one), for an ASCII-compatible
     encoding: what the deliverer sees as rows when every record is one line."""
     ends = raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
     return ends - (raw.endswith((b"\n", b"\r")))

@@ -6,12 +6,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import secrets
 from pathlib import Path
+
+import pytest
 
 from pipelines.cli import main
 from pipelines.core import db
 from pipelines.core.settings import Paths
-from pipelines.stage1_landing.archive import archived_extracts, retain_month
+from pipelines.stage1_landing.archive import ArchiveKey, archived_extracts, load_archive_key, retain_month
 from pipelines.stage2_pseudonymise.assets import _reconcile
 from pipelines.stage2_pseudonymise.ingest import (
     FEEDBACK_FOLDER,
@@ -24,9 +27,15 @@ from pipelines.stage2_pseudonymise.ingest import (
 )
 from tests.corpus.build import HEADER, KIDS, MONTH, NAME, clean_rows, row, write_csv
 from tests.extracts import child, dash10
-from tests.stage1.test_archive import archive_key  # noqa: F401 (fixture)
 
 OTHER = f"0114_{MONTH}.csv"
+
+
+@pytest.fixture
+def archive_key(monkeypatch: pytest.MonkeyPatch) -> ArchiveKey:
+    monkeypatch.delenv("OROSTAT_ARCHIVE_KEY_FILE", raising=False)
+    monkeypatch.setenv("OROSTAT_ARCHIVE_KEY", secrets.token_hex(32))
+    return load_archive_key()
 
 
 def _table(home: Paths, file: str, month: str = MONTH) -> list[dict]:
@@ -149,7 +158,7 @@ def test_a_symlink_is_refused_unread_and_never_archived(
     home: Paths,
     key,
     archive_key,
-    tmp_path: Path,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     secret = tmp_path / "outside" / "orostat.key"
     secret.parent.mkdir()
