@@ -78,7 +78,11 @@ def _csv_bytes(
     lines = [delimiter.join(r) for r in [header, *rows]]
     if "stray_quote" in damage:  # one quote character, anywhere in a line
         n = draw(st.integers(0, len(lines) - 1))
-        at = draw(st.integers(0, len(lines[n])))
+        starts = [
+            0,
+            *(i + 1 for i, ch in enumerate(lines[n]) if ch == delimiter),
+        ]  # where a quote opens a field
+        at = draw(st.sampled_from(starts) | st.integers(0, len(lines[n])))
         lines[n] = lines[n][:at] + '"' + lines[n][at:]
     other = "cp1252" if encoding != "cp1252" else "utf-8"
     mixed = (
@@ -86,8 +90,9 @@ def _csv_bytes(
         if "mixed_encoding" in damage
         else set()
     )
+    plain = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM starts the file, not each line
     raw = b"".join(
-        (line + "\r\n").encode(other if n in mixed else encoding, errors="replace")
+        (line + "\r\n").encode(other if n in mixed else encoding if n == 0 else plain, errors="replace")
         for n, line in enumerate(lines)
     )
     return _truncated(draw, raw, damage)
