@@ -203,8 +203,12 @@ def record_refused_names(paths: Paths) -> list[str]:
             refused.append(
                 {"source_file": masked_name(name), "rejection_code": err.code, "message": str(err)}
             )
+    target = paths.pseudonymised / REFUSED_NAMES_FILE
+    if not refused:  # none now: an earlier list would name files no longer there
+        target.unlink(missing_ok=True)
+        return []
     schema = pa.schema([(column, pa.string()) for column in ("source_file", "rejection_code", "message")])
-    with atomic_file(paths.pseudonymised / REFUSED_NAMES_FILE) as tmp:
+    with atomic_file(target) as tmp:
         pq.write_table(pa.Table.from_pylist(refused, schema=schema), tmp)
     return [r["source_file"] for r in refused]
 
