@@ -284,7 +284,8 @@ def _print_summary(as_of: str) -> None:
             month,
             f"{reports:,}",
             f"{children:,}",
-            f"{per_child:.2f}",
+            # No identified child in the period (every report anonymous): no ratio, not a crash.
+            f"{per_child:.2f}" if per_child is not None else "–",
             f"{decided:,}",
             f"{rate:.1%}" if rate is not None else "–",
             f"{within:.1%}" if within is not None else "–",

@@ -51,7 +51,7 @@ def landing_state() -> dict[str, tuple[str, str]]:
 def _signature(path: Path) -> list[int]:
     """What changes whenever a file's content can have changed. The change time (ctime) cannot be set
     back by a program, so an edit that keeps the size and restores the modification time still shows."""
-    info = path.stat()
+    info = path.lstat()  # a symbolic link's own, never its target's (ingest refuses links unread)
     return [info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns]
 
 

@@ -376,7 +376,8 @@ def retain_month(paths: Paths, month: str, key: ArchiveKey) -> Retained:
         sha256 = loaded.get(source.name)
         target = archive_path(paths, source.name)
         try:
-            if sha256 is None:
+            # A symbolic link was refused unread: neither its target nor the link is ever archived.
+            if sha256 is None or source.is_symlink():
                 raise ArchiveError("not loaded yet")
             encrypt_file(source, target, sha256, key)
         except ArchiveError:

@@ -19,6 +19,8 @@ import codecs
 import csv
 import io
 import re
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -86,7 +88,14 @@ def _name_rules() -> tuple[re.Pattern[str], re.Pattern[str]]:
 def is_delivery_name(name: str) -> bool:
     """Whether :func:`parse_file_name` accepts ``name`` (without building its error)."""
     identifier, pattern = _name_rules()
-    return identifier.search(name) is None and pattern.match(name) is not None
+    match = pattern.match(name) if identifier.search(name) is None else None
+    return match is not None and _is_month(match["period"])
+
+
+def _is_month(period: str) -> bool:
+    """The pattern only says YYYY-MM; month 13 (or 00) names no month and must be refused like any
+    other bad name, not loaded under a partition that does not exist."""
+    return 1 <= int(period[5:7]) <= 12
 
 
 def parse_file_name(path: Path) -> tuple[str, str]:
@@ -100,7 +109,7 @@ def parse_file_name(path: Path) -> tuple[str, str]:
             " <kommunkod>_<ÅÅÅÅ-MM>.csv|.txt|.xlsx.",
         )
     match = _name_rules()[1].match(path.name)
-    if not match:
+    if not match or not _is_month(match["period"]):
         raise FileRejected(
             "filnamn",
             f"The file name {masked!r} does not follow <kommunkod>_<ÅÅÅÅ-MM>.csv|.txt|.xlsx.",
@@ -362,7 +371,7 @@ def read_csv_together(contents: list[bytes | None]) -> list[tuple[list[str], pa.
             continue
         raw = b"".join([header_line, b"\n", *(body for _, body, _ in members)])
         table = _arrow_csv(raw, encoding, delimiter)
-        if table is None or table.num_rows != sum(rows for _, _, rows in members):
+        if table is None or table.num_rows != sum(rows for _, _, rows in members) or _has_huge_field(table):
             continue  # each file alone finds (and numbers) what is wrong
         start = 0
         for i, _, rows in members:
@@ -394,7 +403,9 @@ def _read_csv(raw: bytes, encoding: str, delimiter: str) -> tuple[list[str], pa.
     if encoding.startswith("utf-16") or _has_blank_line(raw):
         return _read_csv_exact(raw, encoding, delimiter)
     table = _arrow_csv(raw, encoding, delimiter)
-    if table is None:
+    # A record spanning lines (a quoted line break, or a quote never closed that swallows the rest of the
+    # file) or an oversized field: the exact reader decides whether that is a record or a broken file.
+    if table is None or table.num_rows != _data_lines(raw) or _has_huge_field(table):
         return _read_csv_exact(raw, encoding, delimiter)
     if table.num_rows == 0:
         raise FileRejected("bara_rubrik", "The file has a header row but no data rows.")
@@ -434,15 +445,84 @@ def _all_text(raw: bytes, encoding: str, delimiter: str) -> dict[str, pa.DataTyp
     return {name: pa.string() for name in header}
 
 
+def _data_lines(raw: bytes) -> int:
+    """The physical lines after the header (CR LF, LF or CR each end one), for an ASCII-compatible
+    encoding: what the deliverer sees as rows when every record is one line."""
+    ends = raw.count(b"\n") + raw.count(b"\r") - raw.count(b"\r\n")
+    return ends - (raw.endswith((b"\n", b"\r")))
+
+
+def _has_huge_field(table: pa.Table) -> bool:
+    """Whether any value exceeds what the exact reader (and Python's csv module) accepts in a field."""
+    limit = csv.field_size_limit()
+    return any((pc.max(pc.binary_length(column)).as_py() or 0) > limit for column in table.columns)
+
+
+class _Lines:
+    """The text's physical lines, remembering those the csv reader took for its latest record."""
+
+    def __init__(self, text: str) -> None:
+        self._lines = io.StringIO(text, newline="")
+        self.taken: list[str] = []
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        self.taken.append(line)
+        return line
+
+
+def _records(text: str, delimiter: str) -> Iterator[tuple[list[str], list[str]]]:
+    """(record, the physical lines it was read from) for every record, header first.
+
+    Python's csv module stops with an error at a field over its size limit (often a quote never closed);
+    that is a whole-file rejection with a reason, never a traceback."""
+    lines = _Lines(text)
+    reader = csv.reader(lines, delimiter=delimiter, strict=False)
+    while True:
+        lines.taken = []
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            raise FileRejected(
+                "falt_for_stort",
+                f"A field is longer than {csv.field_size_limit()} characters; the file cannot be read "
+                "(check for a quote that is not closed).",
+            ) from None
+        yield record, lines.taken
+
+
+def _check_spanned_lines(record_number: int, taken: list[str], width: int, delimiter: str) -> None:
+    """A record may span lines only through a quoted line break inside a field. Two signs that a quote
+    was never closed instead: an odd number of quote characters (the field runs to the end of the file),
+    or two records' worth of separators (whole lines were swallowed into one field). Counting such a
+    record as one row would lose rows, so the file is rejected: rows in must be the lines delivered."""
+    if len(taken) < 2:
+        return
+    text = "".join(taken)
+    if text.count('"') % 2 or text.count(delimiter) >= 2 * max(width - 1, 1):
+        raise FileRejected(
+            "citattecken",
+            f"A quote on row {record_number} is not closed: {len(taken)} lines would be read as one row.",
+        )
+
+
 def _read_csv_exact(raw: bytes, encoding: str, delimiter: str) -> tuple[list[str], pa.Table, list]:
     """Record by record, so that every malformed record is reported by its row number."""
     text = raw.decode(encoding, errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
-    header = next(reader)
+    records = _records(text, delimiter)
+    header, taken = next(records)
+    if len(taken) > 1:  # a header never holds a line break: a quote in it is not closed
+        raise FileRejected("citattecken", f"A quote in the header row is not closed: {len(taken)} lines.")
     columns: list[list[str]] = [[] for _ in header]
     row_numbers: list[int] = []
     unreadable: list[tuple[int, str]] = []
-    for record_number, record in enumerate(reader, start=2):
+    for record_number, (record, taken) in enumerate(records, start=2):
+        _check_spanned_lines(record_number, taken, len(header), delimiter)
         if not record or all(not v.strip() for v in record):
             continue
         if len(record) != len(header):
@@ -493,8 +573,31 @@ def match_dialect(header: list[str], file_format: str) -> tuple[str, dict[str, s
         )
         raise FileRejected("okand_dialekt", f"The header matches no known dialect.{detail}")
     _, name, mapping = best
+    _check_one_column_per_field(header, dialects()[name])
     used = set(mapping.values())
     return name, mapping, [h for h in header if h not in used]
+
+
+def _check_one_column_per_field(header: list[str], dialect: dict[str, Any]) -> None:
+    """Reject a header in which a field's column occurs twice (``Personnummer`` twice, or both
+    ``Personnummer`` and ``Personnr``): which one holds the child's number cannot be known, and
+    silently taking one would load the other's rows wrong."""
+    fields = _alias_fields(dialect["dialect"])
+    counts = Counter(fields[fold(cell)] for cell in header if fold(cell) in fields)
+    doubled = sorted(f for f, n in counts.items() if n > 1)
+    if doubled:
+        # Field names, not header text: a header cell is delivered content.
+        raise FileRejected(
+            "dubbel_kolumn",
+            f"The header has more than one column for: {', '.join(doubled)} (dialect {dialect['dialect']!r}).",
+        )
+
+
+@cache
+def _alias_fields(dialect: str) -> dict[str, str]:
+    """A dialect's column aliases, folded, to the field each names."""
+    columns = dialects()[dialect]["columns"]
+    return {fold(alias): name for name, aliases in columns.items() for alias in aliases}
 
 
 def _renamed(table: pa.Table, mapping: dict[str, str]) -> pa.Table:

@@ -15,6 +15,7 @@ import functools
 import io
 import logging
 import re
+import zipfile
 from datetime import date, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.core.schemas import fold
+from pipelines.core.settings import settings
 from pipelines.stage1_landing.read import FileRejected
 
 # fastexcel logs a warning for every column it cannot type (an empty column): noise, not a problem.
@@ -37,8 +39,85 @@ def read_xlsx(raw: bytes, preferred: list[str]) -> tuple[list[str], pa.Table, li
 
     ``preferred``: sheet names looked for (case- and accent-insensitively) before the first sheet.
     Rows with no visible text are left out but keep their numbers (header = row 1)."""
+    check_xlsx_size(raw)
     fast = _read_arrow(raw, preferred)
     return fast if fast is not None else _read_cells(raw, preferred)
+
+
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"(?:[A-Z]+\d+:)?([A-Z]{1,3})(\d+)\"")
+_REF = re.compile(rb" r=\"([A-Z]{0,3})(\d+)\"")  # a row's (digits) or a cell's (letters, digits)
+# A cell beyond column I (the contract's nine fields): one search that finds nothing in most extracts.
+_WIDE_REF = re.compile(rb" r=\"([J-Z]|[A-Z]{2,3})\d")
+_NARROW = 9  # columns A-I, counted as nine without looking further
+_CHUNK = 1 << 20
+
+
+def check_xlsx_size(raw: bytes) -> None:
+    """Reject a spreadsheet too large to read in bounded memory, before any reader sees it: the zip
+    members' declared unpacked sizes, then each sheet's used range, as declared (``<dimension>``) and as
+    its cells reach, streamed a chunk at a time so that the check itself stays small."""
+    limits = settings()["extract"]
+    try:
+        book = zipfile.ZipFile(io.BytesIO(raw))
+        members = book.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise FileRejected("inte_tabell", "The XLSX file cannot be read (not a valid zip archive).") from None
+    declared = sum(member.file_size for member in members)
+    if declared > limits["xlsx_max_unpacked_bytes"]:
+        raise FileRejected(
+            "xlsx_for_stor",
+            f"The spreadsheet unpacks to {declared} bytes; the limit is {limits['xlsx_max_unpacked_bytes']}.",
+        )
+    for member in members:
+        # Every member is unpacked once, a chunk at a time: zipfile stops at the declared size and checks
+        # the CRC, so a member whose header understates its size is caught here, not by the reader.
+        sheet = member.filename.startswith("xl/worksheets/") and member.filename.endswith(".xml")
+        _check_member(book, member, limits["xlsx_max_cells"] if sheet else None)
+
+
+def _check_member(book: zipfile.ZipFile, member: zipfile.ZipInfo, max_cells: int | None) -> None:
+    """Unpack one member in bounded memory; for a sheet (``max_cells``), find its used range."""
+    rows = columns = 0
+    tail = b""
+    try:
+        with book.open(member) as stream:
+            while chunk := stream.read(_CHUNK):
+                if max_cells is None:
+                    continue
+                text, tail = tail + chunk, chunk[-64:]
+                rows, columns = _extent(text, rows, columns)
+                if rows * columns > max_cells:
+                    break
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError):
+        raise FileRejected("inte_tabell", "The XLSX file cannot be read (a damaged sheet).") from None
+    if max_cells is not None and rows * columns > max_cells:
+        raise FileRejected(
+            "xlsx_for_stor",
+            f"A sheet's used range reaches row {rows}, column {columns}: more than {max_cells} cells.",
+        )
+
+
+def _extent(text: bytes, rows: int, columns: int) -> tuple[int, int]:
+    """The furthest row and column reached so far, by the declared dimension and the cell references.
+
+    Searches, not a Python step per cell (a month's 43 spreadsheets are checked before every load): rows
+    and cells come in order, so the last reference of a chunk has its furthest row; a column beyond I is
+    looked for by one search that finds nothing in an ordinary extract (A-I count as nine columns)."""
+    declared = _DIMENSION.search(text)
+    if declared:
+        rows, columns = max(rows, int(declared[2])), max(columns, _column_number(declared[1]))
+    last = _REF.match(text, max(text.rfind(b' r="'), 0))
+    if last:
+        rows = max(rows, int(last[2]))
+    wide = {_column_number(letters) for letters in _WIDE_REF.findall(text)}
+    return rows, max(columns, _NARROW if last else 0, *wide)
+
+
+def _column_number(letters: bytes) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + letter - 64
+    return number
 
 
 def _chosen_sheet(names: list[str], preferred: list[str]) -> str | int:

@@ -14,7 +14,12 @@ from pipelines.core import db
 from pipelines.core.atomic import remove_stale_temporaries
 from pipelines.core.partitions import monthly, months_of
 from pipelines.core.settings import paths
-from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, MonthLoad, load_months, unrecognised_files
+from pipelines.stage2_pseudonymise.ingest import (
+    LEDGER_FILE,
+    MonthLoad,
+    load_months,
+    record_refused_names,
+)
 from pipelines.stage2_pseudonymise.key_check import check_keys
 from pipelines.stage2_pseudonymise.keyed_hash import key_file_warnings
 
@@ -56,11 +61,11 @@ def pseudonymised_reports(context: AssetExecutionContext) -> MaterializeResult:
     removed = remove_stale_temporaries(home.data)
     if removed:
         context.log.warning(f"Removed {removed} temporary outputs left by an interrupted earlier run.")
-    ignored = unrecognised_files(home.landing)
+    ignored = record_refused_names(home)  # masked, and kept in 2_pseudonymised/refused_names.parquet
     if ignored:
         context.log.warning(
             f"{len(ignored)} landing files are not named <kommunkod>_<YYYY-MM>.csv|.txt|.xlsx and were not "
-            f"loaded: {', '.join(ignored[:10])}{' …' if len(ignored) > 10 else ''}"
+            f"loaded (see 2_pseudonymised/refused_names.parquet): {', '.join(ignored[:10])}{' …' if len(ignored) > 10 else ''}"
         )
     loads = load_months(months_of(context), key, home)
     for load in loads:

@@ -94,12 +94,21 @@ def summaries(landed: list[Landed], con: duckdb.DuckDBPyConnection) -> list[dict
     ]
 
 
+def file_reason(code: str) -> dict[str, str]:
+    """The Swedish and English text of a whole-file rejection (``file_level`` in quarantine_reasons.yaml)."""
+    found = {r["code"]: r for r in quarantine_reasons().get("file_level", [])}
+    return found.get(code, {"sv": code, "en": code})
+
+
 def rejection(path: Path, err: FileRejected) -> dict[str, Any]:
+    reason = file_reason(err.code)
     return {
         "file": masked_name(path.name),
         "status": "avvisad",
         "rejection_code": err.code,
         "rejection_message": str(err),
+        "text_sv": reason["sv"],
+        "text_en": reason["en"],
     }
 
 
@@ -132,7 +141,9 @@ def validate_file(path: Path, english: bool = False, feedback: Path | None = Non
     try:
         landed = read_extract(path)
     except FileRejected as err:
+        reason = file_reason(err.code)
         print(say("AVVISAS – filen kan inte läsas in:", "REJECTED – the file cannot be loaded:"), err)
+        print(f"  [{err.code}] {say(reason['sv'], reason['en'])}")
         _write_json(feedback, rejection(path, err))
         return 2
     con = connect()

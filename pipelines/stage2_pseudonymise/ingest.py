@@ -23,10 +23,11 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 from cryptography.hazmat.primitives import hashes
 
 from pipelines.core import db
-from pipelines.core.atomic import atomic_dir
+from pipelines.core.atomic import atomic_dir, atomic_file
 from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import code_table, quarantine_reasons
 from pipelines.core.settings import Paths, settings
@@ -51,6 +52,7 @@ REPORTS_FILE = "reports.parquet"
 QUARANTINE_FILE = "quarantine.parquet"
 QUARANTINE_CSV = "karantan.csv"
 LEDGER_FILE = "ledger.parquet"
+REFUSED_NAMES_FILE = "refused_names.parquet"  # in 2_pseudonymised/, beside the months
 FEEDBACK_FOLDER = "aterkoppling"
 
 # Columns that leave stage 2. Nothing here can hold a personnummer: the pseudonym replaces it.
@@ -78,6 +80,25 @@ class FileOutcome:
     rows_in: int | None = None
     rejection_code: str | None = None
     rejection_message: str | None = None
+
+
+# The ledger's columns, whatever the month holds: a month with no loadable file still has a ledger the
+# reconciliation check and delivery monitoring can read (an empty table without ``status`` broke both).
+LEDGER_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("municipality_code", pa.string()),
+        ("period", pa.string()),
+        ("sha256", pa.string()),
+        ("bytes", pa.int64()),
+        ("status", pa.string()),
+        ("dialect", pa.string()),
+        ("encoding", pa.string()),
+        ("rows_in", pa.int64()),
+        ("rejection_code", pa.string()),
+        ("rejection_message", pa.string()),
+    ]
+)
 
 
 @dataclass
@@ -115,7 +136,7 @@ def delivered_files(landing: Path, month: str | None = None) -> list[tuple[Path,
         names = sorted(
             e.name
             for e in entries
-            if not e.name.startswith(".") and (month is None or month in e.name) and e.is_file()
+            if not e.name.startswith(".") and (month is None or month in e.name) and _is_delivered(e)
         )
     for name in names:
         try:
@@ -125,6 +146,12 @@ def delivered_files(landing: Path, month: str | None = None) -> list[tuple[Path,
         if month is None or period == month:
             found.append((landing / name, period))
     return found
+
+
+def _is_delivered(entry: os.DirEntry) -> bool:
+    """A regular file, or a symbolic link: listed so that it is refused and recorded (``symlank``),
+    never followed (it could point at the key file or anything else outside the landing folder)."""
+    return entry.is_symlink() or entry.is_file(follow_symlinks=False)
 
 
 def landing_files(landing: Path, month: str) -> list[Path]:
@@ -149,15 +176,47 @@ def unrecognised_files(landing: Path) -> list[str]:
 
     Names are masked like any other text: a file could be named after a child's personnummer.
     """
+    return [masked_name(name) for name in unrecognised_names(landing)]
+
+
+def unrecognised_names(landing: Path) -> list[str]:
+    """The unmasked names of :func:`unrecognised_files` (never to be logged or stored as they are)."""
     if not landing.exists():
         return []
     # Names, not Path objects: sorting, stat-ing and parsing 35,000 Paths took half a second per load.
     with os.scandir(landing) as entries:
-        listed = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
-    return [masked_name(name) for name in listed if not is_delivery_name(name)]
+        listed = sorted(e.name for e in entries if not e.name.startswith(".") and _is_delivered(e))
+    return [name for name in listed if not is_delivery_name(name)]
+
+
+def record_refused_names(paths: Paths) -> list[str]:
+    """Write ``2_pseudonymised/refused_names.parquet``: every landing file refused for its name alone
+    (masked name, reason code, message), and return the masked names.
+
+    Such a file belongs to no month's ledger (its name gives no real month, or carries what looks like a
+    personnummer), so without this record its refusal would only be a log line."""
+    refused = []
+    for name in unrecognised_names(paths.landing):
+        try:
+            parse_file_name(Path(name))  # raises for every unrecognised name: that is its reason
+        except FileRejected as err:
+            refused.append(
+                {"source_file": masked_name(name), "rejection_code": err.code, "message": str(err)}
+            )
+    target = paths.pseudonymised / REFUSED_NAMES_FILE
+    if not refused:  # none now: an earlier list would name files no longer there
+        target.unlink(missing_ok=True)
+        return []
+    schema = pa.schema([(column, pa.string()) for column in ("source_file", "rejection_code", "message")])
+    with atomic_file(target) as tmp:
+        pq.write_table(pa.Table.from_pylist(refused, schema=schema), tmp)
+    return [r["source_file"] for r in refused]
 
 
 def sha256_of(path: Path) -> str:
+    """The file's SHA-256; "" for a symbolic link, which is never opened (no digest equals "")."""
+    if path.is_symlink():
+        return ""
     digest = hashes.Hash(hashes.SHA256())
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -175,27 +234,14 @@ def _facts(path: Path | ArchivedExtract) -> tuple[str, int, int]:
     """SHA-256, size and modification time of the delivered plaintext (an archived one's from its header)."""
     if isinstance(path, ArchivedExtract):
         return path.sha256, path.size, path.mtime_ns
+    if path.is_symlink():  # nothing of the target, not even the length of its path (the link's size)
+        return "", 0, _mtime_ns(path)
     return sha256_of(path), path.stat().st_size, _mtime_ns(path)
 
 
 def _mtime_ns(path: Path | ArchivedExtract) -> int:
-    return path.mtime_ns if isinstance(path, ArchivedExtract) else path.stat().st_mtime_ns
-
-
-def current_deliveries(files: list[Path | ArchivedExtract]) -> tuple[list, list]:
-    """Per municipality, the newest file (by modification time, then name) is the delivery.
-
-    An archived extract keeps the modification time it had when delivered, so a later re-delivery wins.
-    """
-    by_municipality: dict[str, list[Path | ArchivedExtract]] = {}
-    for path in files:
-        by_municipality.setdefault(parse_file_name(Path(path.name))[0], []).append(path)
-    current, superseded = [], []
-    for paths in by_municipality.values():
-        ordered = sorted(paths, key=lambda p: (_mtime_ns(p), p.name))
-        current.append(ordered[-1])
-        superseded.extend(ordered[:-1])
-    return sorted(current, key=lambda p: p.name), sorted(superseded, key=lambda p: p.name)
+    # lstat: a symbolic link's own time, never its target's.
+    return path.mtime_ns if isinstance(path, ArchivedExtract) else path.lstat().st_mtime_ns
 
 
 def load_month(
@@ -212,16 +258,12 @@ def load_month(
     ``threads``: DuckDB threads for the month's queries (None: one per core). ``landing``: the month's
     landing files, when the caller has listed them (None: list the landing folder).
     """
-    current, superseded = current_deliveries(month_extracts(paths, month, landing))
-    previous = previous_load(paths, month, key, current + superseded)
+    files = month_extracts(paths, month, landing)
+    previous = previous_load(paths, month, key, files)
     if previous is not None:
         return previous
     result = MonthLoad(month=month)
-    landed = _read_files(current, result)
-    for path in superseded:
-        municipality, period = parse_file_name(Path(path.name))
-        sha256, size, _ = _facts(path)
-        result.files.append(FileOutcome(path.name, municipality, period, sha256, size, "ersatt"))
+    landed = _in_force(_read_files(files, result), files, result)
     with atomic_dir(paths.extract_month(month)) as out:
         _process(landed, month, key, out, result, threads)
     return result
@@ -314,10 +356,39 @@ def _read_files(files: list[Path | ArchivedExtract], result: MonthLoad) -> list[
     return landed
 
 
+def _in_force(landed: list[Landed], files: list[Path | ArchivedExtract], result: MonthLoad) -> list[Landed]:
+    """Per municipality, the delivery in force: the newest file (by modification time, then name) that
+    loads. A newer file rejected as a whole stays rejected and says which earlier file stays in force, so
+    a broken re-delivery never wipes out the month's figures; older files are superseded (``ersatt``).
+    When no file loads, the newest rejection stands. An archived extract keeps its delivery time."""
+    delivered = {f.name: _mtime_ns(f) for f in files}
+    by_municipality: dict[str, list[FileOutcome]] = {}
+    for outcome in result.files:
+        by_municipality.setdefault(outcome.municipality_code, []).append(outcome)
+    chosen = set()
+    for group in by_municipality.values():
+        group.sort(key=lambda o: (delivered[o.source_file], o.source_file))
+        winner = ([o for o in group if o.status == "inläst"] or group)[-1]
+        chosen.add(winner.source_file)
+        rank = group.index(winner)
+        for outcome in group[:rank]:
+            _supersede(outcome)
+        for outcome in group[rank + 1 :]:  # rejected, else it would have won
+            note = f"The earlier delivery {winner.source_file} stays in force."
+            outcome.rejection_message = f"{outcome.rejection_message} {note}"
+    return [item for item in landed if item.path.name in chosen]
+
+
+def _supersede(outcome: FileOutcome) -> None:
+    outcome.status = "ersatt"
+    outcome.dialect = outcome.encoding = outcome.rows_in = None
+    outcome.rejection_code = outcome.rejection_message = None
+
+
 def _small_file(path: Path | ArchivedExtract) -> bytes | None:
     """A landing file's bytes, to be read together with the others; None where it is read alone (an
     archived extract, a file beyond the size limit or unreadable: parse_extract says why)."""
-    if isinstance(path, ArchivedExtract):
+    if isinstance(path, ArchivedExtract) or path.is_symlink():
         return None
     try:
         check_size(path.stat().st_size)
@@ -335,6 +406,10 @@ def _parse_one(
     else:  # the bytes already read, not the file again
         sha256, size = _sha256_of_bytes(content), len(content)
     outcome = FileOutcome(path.name, municipality, period, sha256, size, "inläst")
+    if not isinstance(path, ArchivedExtract) and path.is_symlink():
+        # The target is neither read nor named: it is outside what the deliverer may hand over.
+        _reject(outcome, FileRejected("symlank", "The file is a symbolic link; it is not followed."))
+        return outcome, None
     try:
         # An archived extract is decrypted in memory; a damaged archive stops the load (ArchiveError).
         item = path.parsed() if isinstance(path, ArchivedExtract) else parse_extract(path, content, read)
@@ -517,7 +592,7 @@ def _write_feedback(
     con: duckdb.DuckDBPyConnection, landed: list[Landed], out: Path, result: MonthLoad
 ) -> None:
     """The analyst's feedback for every file, read or rejected, beside the quarantine."""
-    from pipelines.stage2_pseudonymise.feedback import summaries, write_feedback
+    from pipelines.stage2_pseudonymise.feedback import file_reason, summaries, write_feedback
 
     rejected = [
         {
@@ -525,6 +600,8 @@ def _write_feedback(
             "status": "avvisad",
             "rejection_code": f.rejection_code,
             "rejection_message": f.rejection_message,
+            "text_sv": file_reason(f.rejection_code)["sv"],
+            "text_en": file_reason(f.rejection_code)["en"],
         }
         for f in result.files
         if f.status == "avvisad"
@@ -535,10 +612,7 @@ def _write_feedback(
 
 def _write_ledger(con: duckdb.DuckDBPyConnection, out: Path, result: MonthLoad) -> None:
     """One row per file; accepted and quarantined are counted from the written outputs themselves."""
-    files = pa.Table.from_pylist([f.__dict__ for f in result.files]) if result.files else None
-    if files is None:
-        files = pa.table({"source_file": pa.array([], pa.string()), "rows_in": pa.array([], pa.int64())})
-    con.register("files", files)
+    con.register("files", pa.Table.from_pylist([f.__dict__ for f in result.files], schema=LEDGER_SCHEMA))
     con.execute(
         f"""COPY (
           SELECT f.*,

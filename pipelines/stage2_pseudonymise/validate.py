@@ -81,8 +81,11 @@ def build_checked(
         f"""CREATE OR REPLACE TEMP TABLE checked AS
         WITH derived AS (
           SELECT i.*,
-            CASE WHEN i.birth_date IS NOT NULL AND i.date_received IS NOT NULL
-                 THEN date_sub('year', i.birth_date, i.date_received) END AS age_years,
+            -- date_sub rounds toward zero: a child born up to a year after the report would be
+            -- "0 years old". Not yet born is -1, so that the age rule quarantines it.
+            CASE WHEN i.birth_date IS NULL OR i.date_received IS NULL THEN NULL
+                 WHEN i.birth_date > i.date_received THEN -1
+                 ELSE date_sub('year', i.birth_date, i.date_received) END AS age_years,
             try_cast(r.valid_from AS DATE) AS reporter_valid_from,
             try_cast(r.valid_to AS DATE) AS reporter_valid_to
           FROM identified i

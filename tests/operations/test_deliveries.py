@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 
 from hypothesis import HealthCheck, given, settings
@@ -172,8 +173,23 @@ def test_status_exit_codes_complete_rejected_and_month_detail(home: Paths, key, 
     assert "290/290" in out and "latest statistics as of: 2025-03" in out
     assert main(["status", "--month", "2025-04"]) == 2
 
-    # a re-delivery replaces the earlier file even when it is rejected: Stockholm is then missing
+    # A re-delivery rejected as a whole leaves the earlier file in force (issue 25; this test used to
+    # assert that it replaced it): Stockholm stays delivered, with one file rejected.
+    original = home.landing / "0180_2025-03.csv"
+    os.utime(original, (1_700_000_000, 1_700_000_000))
     (home.landing / "0180_2025-03_b.csv").write_text("not;an;extract\n1;2;3\n", encoding="utf-8")
+    assert run_months("2025-03").success
+    capsys.readouterr()
+    assert main(["status", "--month", "2025-03"]) == 1
+    out = capsys.readouterr().out
+    assert "290/290" in out
+    (detail,) = [line.split("│")[1:-1] for line in out.splitlines() if "│ 0180 " in line]
+    assert [cell.strip() for cell in detail[:8]] == ["0180", "Stockholm", "1", "1", "0", "1", "1", "0"]
+
+    # When no file of Stockholm loads, the newest rejection stands, the older is superseded, and
+    # Stockholm is missing.
+    original.write_text("inte;en;fil\n1;2;3\n", encoding="utf-8")
+    os.utime(original, (1_700_000_000, 1_700_000_000))
     assert run_months("2025-03").success
     capsys.readouterr()
     assert main(["status", "--month", "2025-03"]) == 1
