@@ -173,20 +173,60 @@ def _published(
                 model.between(terms, value - max_noise, value + max_noise)
 
 
+class _Solver:
+    """The attacker's LP, built once; each target changes only the objective, so HiGHS re-solves from the
+    last basis (primal simplex), a few iterations instead of a cold start. scipy's linprog if the bundled
+    bindings are missing."""
+
+    def __init__(self, model: Model) -> None:
+        A_eq, b_eq, A_ub, b_ub = model.matrices()
+        self.n = len(model.index)
+        self.args = {"A_ub": A_ub, "b_ub": b_ub, "A_eq": A_eq, "b_eq": b_eq, "bounds": (0, None)}
+        try:
+            from scipy.optimize._highspy import _core as hs
+        except ImportError:  # pragma: no cover - depends on the scipy build
+            self.h = None
+            return
+        A = sp.vstack([A_eq, A_ub]).tocsc()
+        lp = hs.HighsLp()
+        lp.num_col_, lp.num_row_ = self.n, A.shape[0]
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = (
+            np.zeros(self.n),
+            np.zeros(self.n),
+            np.full(self.n, np.inf),
+        )
+        lp.row_lower_ = np.r_[b_eq, np.full(len(b_ub), -np.inf)]
+        lp.row_upper_ = np.r_[b_eq, b_ub]
+        mat = lp.a_matrix_
+        mat.format_ = hs.MatrixFormat.kColwise
+        mat.start_, mat.index_, mat.value_ = A.indptr, A.indices, A.data
+        mat.num_col_, mat.num_row_ = self.n, A.shape[0]
+        self.hs, self.h = hs, hs._Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.setOptionValue("simplex_strategy", 4)
+        self.h.passModel(lp)
+
+    def minimum(self, c: np.ndarray, name: str) -> float:
+        if self.h is not None:
+            self.h.changeColsCost(self.n, np.arange(self.n, dtype=np.int32), c)
+            self.h.run()
+            if self.h.getModelStatus() == self.hs.HighsModelStatus.kOptimal:
+                return float(self.h.getInfo().objective_function_value)
+        res = linprog(c, method="highs", **self.args)
+        if res.status != 0:
+            raise AssertionError(f"the attacker's model is infeasible or unbounded for {name}: {res.message}")
+        return float(res.fun)
+
+
 def bounds(model: Model, targets: dict[str, dict[int, float]]) -> pd.DataFrame:
     """Min and max of each target (a sum of leaves) over everything the attacker knows."""
-    A_eq, b_eq, A_ub, b_ub = model.matrices()
-    n = len(model.index)
+    solver = _Solver(model)
     rows = []
     for name, terms in targets.items():
-        c = np.zeros(n)
+        c = np.zeros(solver.n)
         for v, coef in terms.items():
             c[v] = coef
-        low = linprog(c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-        high = linprog(-c, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=(0, None), method="highs")
-        if low.status != 0 or high.status != 0:
-            raise AssertionError(f"the attacker's model is infeasible or unbounded for {name}: {low.message}")
-        rows.append((name, low.fun, -high.fun))
+        rows.append((name, solver.minimum(c, name), -solver.minimum(-c, name)))
     out = pd.DataFrame(rows, columns=["target", "lower", "upper"])
     out["width"] = out["upper"] - out["lower"]
     return out

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import linprog
 
 from pipelines.core.settings import Paths
 from pipelines.stage5_protection import cell_key
@@ -41,19 +42,29 @@ def in_order(loaded: Paths, tmp_path_factory: pytest.TempPathFactory) -> Paths:
     return _releases_in_order(loaded, tmp_path_factory.mktemp("in_order"))
 
 
-def _attack(home: Paths, max_noise: int) -> pd.DataFrame:
+def _attack(home: Paths, max_noise: int, cross_check: int = 0) -> pd.DataFrame:
     folders = {m: release_folder(home, m) for m in MONTHS}
     lan_of = {k: k[:2] for k in KOMMUNER}
     model = build_model(folders, KOMMUNER, lan_of, max_noise)
     reporters = sorted(
         set(pd.read_parquet(folders[MONTHS[-1]] / "reporters.parquet")["reporter_group"]) - {"total"}
     )
-    return bounds(model, monthly_targets(model, MONTHS[-1], KOMMUNER, reporters))
+    targets = monthly_targets(model, MONTHS[-1], KOMMUNER, reporters)
+    result = bounds(model, targets)
+    for name in list(targets)[:cross_check]:  # the re-solving LP agrees with a plain linprog
+        A_eq, b_eq, A_ub, b_ub = model.matrices()
+        cost = np.zeros(len(model.index))
+        cost[list(targets[name])] = 1.0
+        low = linprog(cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, method="highs").fun
+        high = -linprog(-cost, A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, method="highs").fun
+        row = result.loc[result["target"].eq(name)].iloc[0]
+        assert abs(row["lower"] - low) < 1e-6 and abs(row["upper"] - high) < 1e-6, name
+    return result
 
 
 def test_an_attack_on_every_release_narrows_no_municipal_month_below_the_margin(in_order: Paths) -> None:
     manifest = json.loads((release_folder(in_order, MONTHS[-1]) / MANIFEST_FILE).read_text("utf-8"))
-    result = _attack(in_order, int(manifest["cell_key"]["max_noise"]))
+    result = _attack(in_order, int(manifest["cell_key"]["max_noise"]), cross_check=12)
     assert len(result) == len(KOMMUNER) * len(MONTHS) * 14
     assert result["width"].min() >= MARGIN - 1e-6, result.nsmallest(5, "width")
 
