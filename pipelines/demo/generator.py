@@ -11,7 +11,14 @@ How it works, and why it is shaped like this:
   other municipalities were asked for; only the planted invalid rows are chosen among the rows actually
   written, so that even a small subset gets every kind of defect.
 * A report decided after the end of its arrival month is written twice: as ``ej_beslutat`` in the
-  arrival month and again, decided, in the extract of the decision month (the contract's period rule).
+  arrival month and again, decided, in the extract of the decision month (the contract's period rule),
+  which for a December report may be the next year's January when that year is generated too.
+* Several years are generated year by year with random streams of their own, from municipal profiles
+  drawn once per seed (``variation.py``): a municipality keeps its size, reports per child, investigation
+  rate and speed of decision across the years, and grows with its county. Children do not recur across
+  years (each year's children are drawn afresh).
+* Delivery incidents (missing, late, re-delivered months) are planted only when asked
+  (``irregular_deliveries``), so that tests of one municipality's files see every month.
 * Code lists, dialects and municipalities are read from ``schemas/`` at run time. The weights below are
   tuning data keyed on codes; a code without a weight gets ``_DEFAULT_WEIGHT``.
 * Same arguments give byte-identical files: separate seeded random streams per purpose, sorted inputs,
@@ -884,18 +891,21 @@ def _text_defects(
     cols: dict[str, np.ndarray], sel: np.ndarray, dialect: dict[str, Any], invalid: dict[str, np.ndarray]
 ) -> None:
     """Unknown reporter, cause and outcome, written the way the dialect writes that column."""
-    position = {row: i for i, row in enumerate(sel.tolist())}
     for kind, column in (("unknown_reporter", "reporter"), ("unknown_outcome", "outcome")):
         uses_words = bool(dialect.get("values", {}).get(column))
-        value = UNKNOWN_WORD[column] if uses_words else UNKNOWN_CODE[column]
-        for row in invalid[kind].tolist():
-            if row in position:
-                cols[column][position[row]] = value
+        cols[column][_positions(sel, invalid[kind])] = (
+            UNKNOWN_WORD[column] if uses_words else UNKNOWN_CODE[column]
+        )
     sep = dialect["list_separator"]
-    for row in invalid["unknown_cause"].tolist():
-        if row in position:
-            i = position[row]
-            cols["causes"][i] = sep.join([*cols["causes"][i].split(sep)[:-1], UNKNOWN_CODE["cause"]])
+    for i in _positions(sel, invalid["unknown_cause"]).tolist():  # a few rows: the planted ones
+        cols["causes"][i] = sep.join([*cols["causes"][i].split(sep)[:-1], UNKNOWN_CODE["cause"]])
+
+
+def _positions(sel: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Where the rows that ``sel`` (sorted) holds are in it: a lookup by binary search, not a dict per row."""
+    at = np.searchsorted(sel, rows)
+    found = (at < len(sel)) & (sel[np.minimum(at, len(sel) - 1)] == rows)
+    return at[found]
 
 
 def _write_files(
