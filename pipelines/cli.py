@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from pipelines.core import db
@@ -15,12 +16,16 @@ from pipelines.core.settings import paths, settings
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orostat", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="generate synthetic extracts for a year and run the full load on them")
-    demo.add_argument("--year", type=int, default=2025)
-    demo.add_argument(
-        "--scale", type=float, default=1.0, help="share of the national volume (1.0 ≈ 500,000 reports)"
+    demo = sub.add_parser(
+        "demo", help="generate synthetic extracts for some years, load them and build every monthly release"
     )
-    demo.add_argument("--seed", type=int, default=20251)
+    years = demo.add_mutually_exclusive_group()
+    years.add_argument("--years", help="first-last, e.g. 2023-2025 (default: settings.yaml demo.years)")
+    years.add_argument("--year", type=int, help="one year only, e.g. 2025")
+    demo.add_argument(
+        "--scale", type=float, default=1.0, help="share of the national volume (1.0 ≈ 500,000 reports a year)"
+    )
+    demo.add_argument("--seed", type=int, default=None, help="default: settings.yaml demo.seed")
     load = sub.add_parser("load", help="load one extract month, or a range, through Dagster (headless)")
     load.add_argument("--month", help="YYYY-MM")
     load.add_argument("--from", dest="first", help="first month YYYY-MM of a range")
@@ -74,34 +79,127 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from pipelines.demo.generator import generate_demo, generate_population
+    """Generate the demo years once, load them in one run, then build every month's release in month
+    order (stage 5 only) and run the full release job (protection and publishing) for the last month."""
+    import time
+
+    from pipelines.core.partitions import months_between
     from pipelines.stage2_pseudonymise.key_check import check_keys
-    from pipelines.stage4_statistics.population import population_file
+
+    years = _demo_years(args)
+    problem = years if isinstance(years, str) else _check_months(f"{years[0]}-01", f"{years[-1]}-12")
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    seed = settings()["demo"]["seed"] if args.seed is None else args.seed
+    _ensure_key(demo=True)
+    check_keys(paths())  # before any work: a refused key is one line and exit 2 (main)
+    months = months_between(f"{years[0]}-01", f"{years[-1]}-12")
+    clock: dict[str, float] = {}
+    started = time.perf_counter()
+    _demo_extracts(years, seed, args.scale)
+    clock["generation"] = time.perf_counter() - started
+    ok = _timed(clock, "load", lambda: _run(months[0], months[-1]))
+    if ok:
+        _print_outputs(months[-1])
+        ok = _timed(clock, "releases", lambda: _demo_releases(months[:-1]))
+    if ok:
+        ok = _timed(clock, "publishing", lambda: _release_run(months[-1]))
+    print("\nDemo wall time: " + ", ".join(f"{k} {v:.0f} s" for k, v in clock.items()), end="")
+    print(f"; total {time.perf_counter() - started:.0f} s")
+    return 0 if ok else 1
+
+
+def _demo_years(args: argparse.Namespace) -> list[int] | str:
+    """The demo's years from --year, --years or settings.yaml (demo.years), or what is wrong with them."""
+    if args.year is not None:
+        return [args.year]
+    if args.years is None:
+        configured = settings()["demo"]["years"]
+        return list(range(int(configured["first"]), int(configured["last"]) + 1))
+    match = re.fullmatch(r"(\d{4})(?:-(\d{4}))?", args.years.strip())
+    if not match:
+        return f"--years {args.years!r}: write FIRST-LAST, e.g. 2023-2025."
+    first, last = int(match[1]), int(match[2] or match[1])
+    limit = int(settings()["operations"]["max_backfill_years"])
+    if first > last or last - first >= limit:
+        return f"--years {args.years}: the first year must not be after the last, and at most {limit} years."
+    return list(range(first, last + 1))
+
+
+def _demo_extracts(years: list[int], seed: int, scale: float) -> None:
+    """The synthetic extracts (once per years, seed and scale) and the population covering the years."""
+    from pipelines.demo.generator import generate_demo
 
     home = paths()
-    _ensure_key(demo=True)
-    check_keys(home)  # before any work: a refused key is one line and exit 2 (main)
-    marker = home.landing / f".demo-{args.year}-{args.seed}-{args.scale}"
-    population = population_file(home)  # never overwritten: it may be a real SCB file
+    marker = home.landing / f".demo-{years[0]}-{years[-1]}-{seed}-{scale}"
     if not marker.exists():
-        print(f"Generating SYNTHETIC demo extracts for {args.year} (scale {args.scale}) in {home.landing} …")
-        summary = generate_demo(
-            home.landing,
-            year=args.year,
-            seed=args.seed,
-            scale=args.scale,
-            population_file=None if population.exists() else population,
-        )
+        span = f"{years[0]}–{years[-1]}" if len(years) > 1 else str(years[0])
+        print(f"Generating SYNTHETIC demo extracts for {span} (scale {scale}) in {home.landing} …")
+        summary = generate_demo(home.landing, seed=seed, scale=scale, years=years, irregular_deliveries=True)
         print(f"  {summary.files} files, {summary.rows} rows (synthetic: SYNTETISKA DEMODATA)")
+        for kind, words in (("missing", "never delivered"), ("late", "delivered with the next month")):
+            print(f"  planted: {words}: {', '.join(summary.deliveries.names(kind)) or 'none'}")
+        print(
+            f"  planted: re-delivered (corrected file wins): {', '.join(summary.deliveries.names('redelivered'))}"
+        )
+        marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
-    if not population.exists():
-        generate_population(population, args.year, args.seed)
+    _demo_population(years, seed)
+
+
+def _demo_population(years: list[int], seed: int) -> None:
+    """Write the synthetic population unless a file is there; a synthetic one (ours, by its title) is
+    rewritten so that it covers the years. A real SCB file is never touched."""
+    from pipelines.demo.generator import SYNTHETIC_TITLE, generate_population
+    from pipelines.stage4_statistics.population import population_file
+
+    population = population_file(paths())
+    ours = population.exists() and SYNTHETIC_TITLE.encode("cp1252") in population.read_bytes()[:200]
+    if not population.exists() or ours:
+        generate_population(population, years, seed)
     print(f"  population (denominators): {population}")
-    ok = _run(f"{args.year}-01", f"{args.year}-12")
-    if ok:
-        _print_outputs(f"{args.year}-12")
-        ok = _release_run(f"{args.year}-12")
-    return 0 if ok else 1
+
+
+def _timed(clock: dict[str, float], name: str, step: Callable[[], bool]) -> bool:
+    import time
+
+    started = time.perf_counter()
+    ok = step()
+    clock[name] = time.perf_counter() - started
+    return ok
+
+
+def _demo_releases(months: list[str]) -> bool:
+    """Stage 5 alone for each month, in month order (the cell-key audit of each release checks every
+    earlier one, so the order matters); stop at the first release whose audit does not pass."""
+    import time
+
+    from pipelines.stage5_protection.release import build_release, release_folder
+
+    if not months:
+        return True
+    home = paths()
+    print(f"\nProtecting the releases {months[0]} … {months[-1]} in month order (stage 5 only) …")
+    started = time.perf_counter()
+    for month in months:
+        clock = time.perf_counter()
+        outcome = build_release(home, month)
+        print(
+            f"  {month}: audit {'passes' if outcome.passes else 'FAILS'}, {time.perf_counter() - clock:.1f} s"
+        )
+        if not outcome.passes:
+            print(
+                f"The release as of {month} fails its audit ({release_folder(home, month)}): it must not be"
+                " published; the demo stops here.",
+                file=sys.stderr,
+            )
+            return False
+    seconds = time.perf_counter() - started
+    print(
+        f"  {len(months)} releases, every audit passes, {seconds:.0f} s ({seconds / len(months):.1f} s each)"
+    )
+    return True
 
 
 def _ensure_key(demo: bool = False) -> None:

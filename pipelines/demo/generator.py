@@ -11,7 +11,14 @@ How it works, and why it is shaped like this:
   other municipalities were asked for; only the planted invalid rows are chosen among the rows actually
   written, so that even a small subset gets every kind of defect.
 * A report decided after the end of its arrival month is written twice: as ``ej_beslutat`` in the
-  arrival month and again, decided, in the extract of the decision month (the contract's period rule).
+  arrival month and again, decided, in the extract of the decision month (the contract's period rule),
+  which for a December report may be the next year's January when that year is generated too.
+* Several years are generated year by year with random streams of their own, from municipal profiles
+  drawn once per seed (``variation.py``): a municipality keeps its size, reports per child, investigation
+  rate and speed of decision across the years, and grows with its county. Children do not recur across
+  years (each year's children are drawn afresh).
+* Delivery incidents (missing, late, re-delivered months) are planted only when asked
+  (``irregular_deliveries``), so that tests of one municipality's files see every month.
 * Code lists, dialects and municipalities are read from ``schemas/`` at run time. The weights below are
   tuning data keyed on codes; a code without a weight gets ``_DEFAULT_WEIGHT``.
 * Same arguments give byte-identical files: separate seeded random streams per purpose, sorted inputs,
@@ -37,6 +44,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from pipelines.demo import variation
+
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 SYNTHETIC_TITLE = "SYNTETISKA DEMODATA – inte SCB:s statistik. Folkmängd efter region, ålder, kön och år"
@@ -58,7 +67,6 @@ SIBLING_SHARE = 0.12  # share of children whose first report is a sibling report
 MOVER_SHARE = 0.02  # share of children with 2+ reports whose last report is made in another municipality
 INVALID_SHARE = 0.003
 DIALECT_SHARES = {"semikolon_utf8": 0.45, "komma_cp1252": 0.40, "xlsx_export": 0.15}
-OUTCOME_WEIGHTS = {"inleds": 0.39, "inleds_ej": 0.535, "pagaende": 0.075}  # final state of a report
 UNDECIDED = "ej_beslutat"
 DECIDED = ("inleds", "inleds_ej")
 _DEFAULT_WEIGHT = 1.0
@@ -110,6 +118,7 @@ class DemoSummary:
     """Aggregate counts of one generation run (never any identifier)."""
 
     municipalities: int = 0
+    years: list[int] = field(default_factory=list)
     files: int = 0
     rows: int = 0
     reports: int = 0
@@ -120,12 +129,20 @@ class DemoSummary:
     unidentified_rows: int = 0
     invalid_rows: dict[str, int] = field(default_factory=dict)
     files_per_dialect: dict[str, int] = field(default_factory=dict)
+    # Municipality-months with no file: planted incidents, and months in which a small municipality
+    # received no report (a file needs at least one row, so such a month also shows as not delivered).
+    deliveries: variation.Deliveries = field(default_factory=variation.Deliveries)
+    months_without_reports: int = 0
 
     def lines(self) -> list[str]:
-        out = [f"{name}: {getattr(self, name)}" for name in _SCALAR_FIELDS]
+        out = [f"years: {', '.join(map(str, self.years))}"]
+        out += [f"{name}: {getattr(self, name)}" for name in _SCALAR_FIELDS]
         out.append(f"invalid_rows: {sum(self.invalid_rows.values())}")
         out += [f"  {kind}: {n}" for kind, n in self.invalid_rows.items()]
         out += [f"files[{name}]: {n}" for name, n in self.files_per_dialect.items()]
+        for kind in ("missing", "late", "redelivered"):
+            out.append(f"deliveries[{kind}]: {', '.join(self.deliveries.names(kind)) or '-'}")
+        out.append(f"months_without_reports: {self.months_without_reports}")
         return out
 
 
@@ -172,53 +189,62 @@ def _rng(seed: int, purpose: int) -> np.random.Generator:
 # population
 
 
-def municipality_sizes(seed: int) -> dict[str, int]:
-    """Children 0-17 per municipality: heavy-tailed, the three big cities largest, ~2.2 million."""
+def municipality_sizes(seed: int, year: int | None = None) -> dict[str, int]:
+    """Children 0-17 per municipality: heavy-tailed, the three big cities largest, ~2.2 million in the
+    reference year (settings.yaml demo.synthetic); other years follow their county's population trend."""
     codes = [c for c, _ in municipalities()]
     rng = _rng(seed, 1)
     others = [c for c in codes if c not in BIG_CITIES]
     rest_total = NATIONAL_CHILDREN * (1 - sum(BIG_CITIES.values()))
-    draw = rng.lognormal(mean=0.0, sigma=0.9, size=len(others))
-    sizes = np.maximum(draw / draw.sum() * rest_total, 350.0)
+    # A county seat is larger than its rural neighbours (size factor by SCB code), with wide spread.
+    draw = rng.lognormal(mean=0.0, sigma=0.9, size=len(others)) * variation.size_factors(others)
+    sizes = np.maximum(draw / draw.sum() * rest_total, variation.synthetic()["min_children"])
     cap = 0.8 * min(BIG_CITIES.values()) * NATIONAL_CHILDREN  # keep the big three on top
     sizes = np.minimum(sizes, cap)
     out = {c: round(s) for c, s in zip(others, sizes, strict=True)}
     jitter = rng.uniform(0.97, 1.03, size=len(BIG_CITIES))
     for (code, share), j in zip(sorted(BIG_CITIES.items()), jitter, strict=True):
         out[code] = round(share * j * NATIONAL_CHILDREN)
-    return {c: out[c] for c in codes}
+    if year is None or year == variation.reference_year():
+        return {c: out[c] for c in codes}
+    trend = variation.population_trend(seed, codes, year)
+    return {c: round(out[c] * t) for c, t in zip(codes, trend.tolist(), strict=True)}
 
 
-def population_cells(seed: int) -> dict[str, np.ndarray]:
-    """Per municipality an 18 x 2 array (age 0-17, boys/girls) summing to its size."""
-    rng = _rng(seed, 5)
+def population_cells(seed: int, year: int | None = None) -> dict[str, np.ndarray]:
+    """Per municipality an 18 x 2 array (age 0-17, boys/girls) summing to its size in ``year``."""
+    ref = year is None or year == variation.reference_year()
+    rng = _rng(seed, 5) if ref else np.random.default_rng(np.random.SeedSequence([seed, 5, year]))
     ages = np.linspace(1.03, 0.97, 18)  # slightly more young children than teenagers
     probs = np.outer(ages / ages.sum(), [0.513, 0.487]).ravel()
     return {
-        code: rng.multinomial(size, probs).reshape(18, 2) for code, size in municipality_sizes(seed).items()
+        code: rng.multinomial(size, probs).reshape(18, 2)
+        for code, size in municipality_sizes(seed, year).items()
     }
 
 
 def generate_population(
-    out_path: Path, year: int, seed: int, municipality_codes: Sequence[str] | None = None
+    out_path: Path, year: int | Sequence[int], seed: int, municipality_codes: Sequence[str] | None = None
 ) -> Path:
     """Write the synthetic population in the shape of SCB's BE0101A/BefolkningNy CSV export.
 
     Layout as PxWeb exports it: a quoted title line, an empty line, then the header
-    ``"region","ålder","kön","<year>"`` where the year column holds Folkmängd. Windows-1252, CRLF.
+    ``"region","ålder","kön","<year>",...`` with one Folkmängd column per year. Windows-1252, CRLF.
     """
-    cells = population_cells(seed)
+    years = sorted({year} if isinstance(year, int) else set(year))
+    cells = {y: population_cells(seed, y) for y in years}
     names = dict(municipalities())
     wanted = _select_codes(municipality_codes)
     buf = io.StringIO(newline="")
     writer = csv.writer(buf, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\r\n")
     writer.writerow([SYNTHETIC_TITLE])
     buf.write("\r\n")
-    writer.writerow(["region", "ålder", "kön", str(year)])
+    writer.writerow(["region", "ålder", "kön", *map(str, years)])
     for code in wanted:
         for age in range(18):
             for sex_index, sex in enumerate(("män", "kvinnor")):
-                writer.writerow([f"{code} {names[code]}", f"{age} år", sex, int(cells[code][age, sex_index])])
+                values = [int(cells[y][code][age, sex_index]) for y in years]
+                writer.writerow([f"{code} {names[code]}", f"{age} år", sex, *values])
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(buf.getvalue().encode(POPULATION_ENCODING))
@@ -290,10 +316,9 @@ class _Children:
     n_reports: np.ndarray
 
 
-def _children(rng: np.random.Generator, sizes: np.ndarray, year: int, scale: float) -> _Children:
-    expected = REPORTS_PER_YEAR * scale * sizes / sizes.sum() / REPORTS_PER_CHILD
-    per_muni = rng.poisson(expected)
-    home = np.repeat(np.arange(len(sizes)), per_muni)
+def _children(rng: np.random.Generator, expected_reports: np.ndarray, year: int) -> _Children:
+    per_muni = rng.poisson(expected_reports / REPORTS_PER_CHILD)
+    home = np.repeat(np.arange(len(expected_reports)), per_muni)
     n = len(home)
     age_weights = np.where(np.arange(18) >= 13, TEEN_WEIGHT, 1.0)
     age = rng.choice(18, size=n, p=age_weights / age_weights.sum())
@@ -344,22 +369,22 @@ def _reports(
     year: int,
     codes: dict[str, list[str]],
     split: np.random.Generator,
+    prof: variation.Profile,
 ) -> _Reports:
     child = np.repeat(np.arange(len(kids.home)), kids.n_reports)
     received = _report_dates(rng, kids, child, year)
     age = _age(kids.birth[child], received)
     n = len(child)
-    outcome_codes = codes["outcome"]
-    w = np.array([OUTCOME_WEIGHTS.get(c, 0.0) for c in outcome_codes])
-    outcome = rng.choice(len(outcome_codes), size=n, p=w / w.sum())
+    muni = kids.home[child]
+    outcome = _draw_outcomes(rng, prof.investigation_rate[muni], codes["outcome"])
     reports = _Reports(
         child=child,
-        muni=kids.home[child].copy(),
+        muni=muni.copy(),
         received=received,
         reporter=_draw_reporters(rng, age, received, codes, split),
         causes=_draw_causes(rng, age, codes),
         outcome=outcome,
-        decision=_decision_dates(rng, received, outcome, outcome_codes),
+        decision=_decision_dates(rng, received, outcome, codes["outcome"], prof.within_deadline[muni]),
         unidentified=rng.random(n) < UNIDENTIFIED_SHARE,
         sibling=np.zeros(n, dtype=bool),
         mover=np.zeros(n, dtype=bool),
@@ -370,13 +395,40 @@ def _reports(
 
 
 def _report_dates(rng: np.random.Generator, kids: _Children, child: np.ndarray, year: int) -> np.ndarray:
-    """Uniform in the part of the year when the child is born and not yet 18, sorted per child."""
+    """A month by the season (settings.yaml demo.synthetic.seasonality), a day uniform in it; a date
+    outside the part of the year when the child is born and not yet 18 is drawn again uniformly in that
+    part (newborns and 17-year-olds: a small share). Sorted per child."""
     by, bm, bd = _ymd(kids.birth)
     eighteen = _from_ymd(by + 18, bm, bd)
     lo = np.maximum(kids.birth, _days(f"{year}-01-01"))[child]
     hi = np.minimum(eighteen - 2, _days(f"{year}-12-31"))[child]
-    dates = lo + np.floor(rng.random(len(child)) * (hi - lo + 1)).astype(np.int64)
+    n = len(child)
+    month = rng.choice(12, size=n, p=variation.month_weights(year, _school_share())) + 1
+    first = _from_ymd(np.full(n, year), month, np.ones(n, dtype=np.int64))
+    length = _from_ymd(np.full(n, year + month // 12), month % 12 + 1, np.ones(n, dtype=np.int64)) - first
+    dates = first + np.floor(rng.random(n) * length).astype(np.int64)
+    uniform = lo + np.floor(rng.random(n) * (hi - lo + 1)).astype(np.int64)
+    dates = np.where((dates < lo) | (dates > hi), uniform, dates)
     return dates[np.lexsort((dates, child))]
+
+
+def _school_share() -> float:
+    """The school reporters' share of the reporter weights: how much their summer dip moves the total."""
+    school = sum(REPORTER_WEIGHTS.get(c, 0) for c in variation.school_reporters())
+    return school / sum(REPORTER_WEIGHTS.values())
+
+
+def _draw_outcomes(
+    rng: np.random.Generator, investigation_rate: np.ndarray, outcome_codes: list[str]
+) -> np.ndarray:
+    """Final state of each report: a share already under investigation (no decision), the rest opened
+    with the municipality's investigation rate, or not opened."""
+    u = rng.random(len(investigation_rate))
+    pending = variation.synthetic()["pending_share"]
+    out = np.full(len(u), outcome_codes.index("inleds_ej"))
+    out[u < pending + (1 - pending) * investigation_rate] = outcome_codes.index("inleds")
+    out[u < pending] = outcome_codes.index("pagaende")
+    return out
 
 
 def _band(age: np.ndarray) -> np.ndarray:
@@ -396,11 +448,18 @@ def _draw_reporters(
     valid_from = np.array([_days(v) if v else -(10**9) for v in codes["reporter_valid_from"]])
     valid_to = np.array([_days(v) if v else 10**9 for v in codes["reporter_valid_to"]])
     out = np.empty(len(age), dtype=np.int64)
-    for a in range(18):
-        mask = age == a
+    # School and preschool report less in the summer holidays: their weight follows the month.
+    school = np.isin(reporters, list(variation.school_reporters()))
+    _, month, _ = _ymd(received)
+    group = age * 12 + (month - 1)
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(18 * 12 + 1))
+    for g in range(18 * 12):  # one draw per (age, month) group, never per row
+        a, m = divmod(g, 12)
         allowed = [lo <= a <= hi for lo, hi in (REPORTER_AGES.get(c, (0, 17)) for c in reporters)]
-        w = weights * np.array(allowed)
-        out[mask] = rng.choice(len(reporters), size=int(mask.sum()), p=w / w.sum())
+        w = weights * np.array(allowed) * np.where(school, variation.school_factor()[m], 1.0)
+        rows = order[bounds[g] : bounds[g + 1]]
+        out[rows] = rng.choice(len(reporters), size=len(rows), p=w / w.sum())
     # A category not yet (or no longer) valid on the report date is redrawn among always-valid ones.
     stale = (received < valid_from[out]) | (received > valid_to[out])
     always = (valid_from < -(10**8)) & (valid_to > 10**8)
@@ -449,13 +508,17 @@ def _draw_causes(rng: np.random.Generator, age: np.ndarray, codes: dict[str, lis
 
 
 def _decision_dates(
-    rng: np.random.Generator, received: np.ndarray, outcome: np.ndarray, outcome_codes: list[str]
+    rng: np.random.Generator,
+    received: np.ndarray,
+    outcome: np.ndarray,
+    outcome_codes: list[str],
+    within_deadline: np.ndarray,
 ) -> np.ndarray:
-    """0-14 days for ~90 % of decided reports (most in the second week), a tail to ~40 days."""
+    """0-14 days for the municipality's share decided in time (most in the second week), a tail to ~40."""
     n = len(received)
     quick = rng.choice(15, size=n, p=_quick_delay_weights())
     slow = rng.integers(15, 41, size=n)
-    delay = np.where(rng.random(n) < 0.9, quick, slow)
+    delay = np.where(rng.random(n) < within_deadline, quick, slow)
     decided = np.isin(outcome, [outcome_codes.index(c) for c in DECIDED])
     return np.where(decided, received + delay, -1)
 
@@ -505,24 +568,25 @@ def _move_some(rng: np.random.Generator, reports: _Reports, kids: _Children) -> 
 @dataclass
 class _Rows:
     report: np.ndarray  # index into reports
-    period: np.ndarray  # extract month 1-12
+    period: np.ndarray  # extract month, absolute: year * 12 + month - 1
     outcome: np.ndarray  # index into outcome codes, as written in that extract
     decision: np.ndarray  # days, -1 = empty
     received: np.ndarray
     late: np.ndarray  # the second row of a report decided after its arrival month
 
 
-def _rows(reports: _Reports, year: int, codes: dict[str, list[str]]) -> _Rows:
-    """The arrival-month row of every report, plus a second row in the decision month if later."""
+def _rows(reports: _Reports, codes: dict[str, list[str]]) -> _Rows:
+    """The arrival-month row of every report, plus a second row in the decision month if later (which
+    may be in the next year: the caller keeps the months it writes)."""
     outcome_codes = codes["outcome"]
     undecided = outcome_codes.index(UNDECIDED)
-    _, arrival, _ = _ymd(reports.received)
-    dec_year, dec_month, _ = _ymd(np.where(reports.decision >= 0, reports.decision, reports.received))
+    arrival = _absolute_month(reports.received)
     decided = reports.decision >= 0
-    later = decided & ((dec_year > year) | (dec_month > arrival))
+    dec_month = _absolute_month(np.where(decided, reports.decision, reports.received))
+    later = decided & (dec_month > arrival)
     first_outcome = np.where(later, undecided, reports.outcome)
     first_decision = np.where(later, -1, reports.decision)
-    second = np.flatnonzero(later & (dec_year == year))
+    second = np.flatnonzero(later)
     idx = np.arange(len(arrival))
     return _Rows(
         report=np.r_[idx, second],
@@ -532,6 +596,12 @@ def _rows(reports: _Reports, year: int, codes: dict[str, list[str]]) -> _Rows:
         received=np.r_[reports.received, reports.received[second]],
         late=np.r_[np.zeros(len(idx), dtype=bool), np.ones(len(second), dtype=bool)],
     )
+
+
+def _absolute_month(days: np.ndarray) -> np.ndarray:
+    """year * 12 + month - 1 of each day number: months of several years in one sortable integer."""
+    year, month, _ = _ymd(days)
+    return year * 12 + month - 1
 
 
 def _report_ids(rng: np.random.Generator, reports: _Reports, muni_codes: list[str], year: int) -> np.ndarray:
@@ -603,13 +673,15 @@ def _plant_invalid(
     identified = ~frame["unidentified"]
     decided = frame["decision"] >= 0
     same_file_as_previous = np.r_[False, file_key[1:] == file_key[:-1]]
+    # A duplicated id is one defect only when neither report has a row in another extract as well.
+    single = np.bincount(frame["report"])[frame["report"]] == 1 if n else np.zeros(0, dtype=bool)
     pools = {
         "pnr_check_digit": identified,
         "pnr_impossible_date": identified,
         "pnr_wrong_length": identified,
         "child_age_18_plus": identified,
         "decision_before_received": decided,
-        "duplicate_report_id": same_file_as_previous,
+        "duplicate_report_id": same_file_as_previous & single & np.r_[False, single[:-1]],
         # A date far in the past must not also make the child unborn (one defect per row).
         "date_received_outside_period": frame["unidentified"] | (frame["birth"] < frame["far_past"]),
     }
@@ -759,6 +831,7 @@ def _summary(
     identified = ~frame["unidentified"]
     return DemoSummary(
         municipalities=n_municipalities,
+        years=sorted({int(p) // 12 for p in np.unique(frame["period"]).tolist()}),
         rows=len(frame["report"]),
         reports=len(np.unique(frame["report"])),
         distinct_children=len(np.unique(frame["child"][identified])),
@@ -818,18 +891,21 @@ def _text_defects(
     cols: dict[str, np.ndarray], sel: np.ndarray, dialect: dict[str, Any], invalid: dict[str, np.ndarray]
 ) -> None:
     """Unknown reporter, cause and outcome, written the way the dialect writes that column."""
-    position = {row: i for i, row in enumerate(sel.tolist())}
     for kind, column in (("unknown_reporter", "reporter"), ("unknown_outcome", "outcome")):
         uses_words = bool(dialect.get("values", {}).get(column))
-        value = UNKNOWN_WORD[column] if uses_words else UNKNOWN_CODE[column]
-        for row in invalid[kind].tolist():
-            if row in position:
-                cols[column][position[row]] = value
+        cols[column][_positions(sel, invalid[kind])] = (
+            UNKNOWN_WORD[column] if uses_words else UNKNOWN_CODE[column]
+        )
     sep = dialect["list_separator"]
-    for row in invalid["unknown_cause"].tolist():
-        if row in position:
-            i = position[row]
-            cols["causes"][i] = sep.join([*cols["causes"][i].split(sep)[:-1], UNKNOWN_CODE["cause"]])
+    for i in _positions(sel, invalid["unknown_cause"]).tolist():  # a few rows: the planted ones
+        cols["causes"][i] = sep.join([*cols["causes"][i].split(sep)[:-1], UNKNOWN_CODE["cause"]])
+
+
+def _positions(sel: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Where the rows that ``sel`` (sorted) holds are in it: a lookup by binary search, not a dict per row."""
+    at = np.searchsorted(sel, rows)
+    found = (at < len(sel)) & (sel[np.minimum(at, len(sel) - 1)] == rows)
+    return at[found]
 
 
 def _write_files(
@@ -839,10 +915,10 @@ def _write_files(
     codes: dict[str, list[str]],
     muni_codes: list[str],
     dialect_of: dict[str, str],
-    year: int,
     seed: int,
+    deliveries: variation.Deliveries,
 ) -> dict[str, int]:
-    """One file per municipality and month; returns files per dialect.
+    """One file per municipality and month (two for a re-delivery); returns files per dialect.
 
     xlsxwriter spends ~40 µs per cell, which makes the XLSX files most of the run time, so they are
     written by worker processes while this process writes the CSV files. Each file is independent, so
@@ -851,11 +927,11 @@ def _write_files(
     dialects = load_dialects()
     fields = contract_fields()
     row_dialect = np.array([dialect_of[c] for c in muni_codes], dtype=object)[frame["muni"]]
-    file_key = frame["muni"] * 100 + frame["period"]
+    file_key = frame["muni"] * _FILE_KEY + frame["period"]
+    redelivered = {muni_codes.index(c) * _FILE_KEY + m for c, m in deliveries.redelivered}
     files = dict.fromkeys(dialects, 0)
     rng = _rng(seed, 7)
-    csv_jobs: list[tuple[Path, dict[str, Any], list[str], list[list[Any]]]] = []
-    xlsx_jobs: list[tuple[Path, str, list[str], list[list[Any]], set[int]]] = []
+    jobs: dict[str, list[tuple]] = {"csv": [], "xlsx": []}
     date_cols = {fields.index("date_received"), fields.index("decision_date")}
     for name, dialect in dialects.items():
         sel = np.flatnonzero(row_dialect == name)
@@ -867,17 +943,49 @@ def _write_files(
         keys = file_key[sel]
         bounds = np.r_[0, np.flatnonzero(np.diff(keys)) + 1, len(keys)]
         for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-            stem = f"{muni_codes[keys[lo] // 100]}_{year}-{keys[lo] % 100:02d}"
+            key = int(keys[lo])
+            stem = _stem(muni_codes[key // _FILE_KEY], key % _FILE_KEY)
             part = [c[lo:hi].tolist() for c in ordered]
-            if dialect["format"] == "xlsx":
-                xlsx_jobs.append(
-                    (out_dir / f"{stem}.xlsx", dialect["sheet_names"][0], header, part, date_cols)
-                )
-            else:
-                csv_jobs.append((out_dir / f"{stem}.csv", dialect, header, part))
-            files[name] += 1
-    _run_jobs(csv_jobs, xlsx_jobs)
+            versions = _redelivery(stem, part) if key in redelivered else [(stem, part)]
+            for version_stem, rows in versions:
+                suffix = "xlsx" if dialect["format"] == "xlsx" else "csv"
+                path = out_dir / f"{version_stem}.{suffix}"
+                if suffix == "xlsx":
+                    jobs["xlsx"].append((path, dialect["sheet_names"][0], header, rows, date_cols))
+                else:
+                    jobs["csv"].append((path, dialect, header, rows))
+                files[name] += 1
+    _run_jobs(jobs["csv"], jobs["xlsx"])
+    _date_redeliveries(out_dir, deliveries)
     return files
+
+
+_FILE_KEY = 100_000  # file key = municipality index * _FILE_KEY + absolute month
+
+
+def _stem(code: str, month: int) -> str:
+    """``<kommunkod>_<ÅÅÅÅ-MM>`` of an absolute month (year * 12 + month - 1)."""
+    return f"{code}_{month // 12}-{month % 12 + 1:02d}"
+
+
+def _redelivery(stem: str, part: list[list[Any]]) -> list[tuple[str, list[list[Any]]]]:
+    """A file first delivered cut short (an export that stopped early), then in full under a newer name."""
+    spec = variation.synthetic()["deliveries"]
+    n = len(part[0])
+    cut = max(1, int(n * spec["cut_short_share"])) if n > 1 else n
+    return [(stem, [c[:cut] for c in part]), (stem + spec["redelivery_suffix"], part)]
+
+
+def _date_redeliveries(out_dir: Path, deliveries: variation.Deliveries) -> None:
+    """Give both files of a re-delivery fixed delivery times (the 5th and the 20th of the next month), so
+    that the corrected one is the newest by modification time, as the pipeline decides, on any machine."""
+    suffix = variation.synthetic()["deliveries"]["redelivery_suffix"]
+    for (_code, month), stem in zip(deliveries.redelivered, deliveries.names("redelivered"), strict=True):
+        nxt = dt.datetime(month // 12 + (month % 12 == 11), (month + 1) % 12 + 1, 1, 8, tzinfo=dt.UTC)
+        for day, name in ((4, stem), (19, stem + suffix)):
+            stamp = (nxt + dt.timedelta(days=day)).timestamp()
+            for path in out_dir.glob(f"{name}.*"):
+                os.utime(path, (stamp, stamp))
 
 
 def _run_jobs(csv_jobs: list[tuple], xlsx_jobs: list[tuple]) -> None:
@@ -924,64 +1032,176 @@ def generate_demo(
     scale: float = 1.0,
     municipality_codes: Sequence[str] | None = None,
     population_file: Path | None = None,
+    years: Sequence[int] | None = None,
+    irregular_deliveries: bool = False,
 ) -> DemoSummary:
-    """Write ``{kommunkod}_{YYYY-MM}.csv|xlsx`` for every month of ``year`` and municipality.
+    """Write ``{kommunkod}_{YYYY-MM}.csv|xlsx`` for every month of ``years`` (default: ``year`` alone) and
+    municipality. A report decided in the next year's January is in that extract when that year is
+    generated too. ``irregular_deliveries``: plant the delivery incidents of settings.yaml
+    (demo.synthetic.deliveries): missing and late months, a re-delivery.
 
     ``population_file``: also write the synthetic population there (SCB's BE0101A CSV format, titled
-    SYNTETISKA DEMODATA), for every municipality: like SCB's file it is national, whatever was delivered.
+    SYNTETISKA DEMODATA, one column per year), for every municipality: like SCB's file it is national,
+    whatever was delivered.
     """
+    years = sorted(set(years)) if years else [year]
     if population_file is not None:
-        generate_population(population_file, year, seed)
+        generate_population(population_file, years, seed)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     codes = _codes()
     muni_codes = [c for c, _ in municipalities()]
-    wanted = set(_select_codes(municipality_codes))
-    sizes = np.array([municipality_sizes(seed)[c] for c in muni_codes], dtype=float)
-
-    rng = _rng(seed, 3)
-    kids = _children(rng, sizes, year, scale)
-    reports = _reports(rng, kids, year, codes, _rng(seed, 8))
-    report_ids = _report_ids(rng, reports, muni_codes, year)
-    rows = _rows(reports, year, codes)
-
-    # Keep the wanted municipalities and order rows by file, then arrival, then report id.
-    muni = reports.muni[rows.report]
-    keep = np.isin(muni, [muni_codes.index(c) for c in wanted])
-    order = np.flatnonzero(keep)
-    order = order[
-        np.lexsort((report_ids[rows.report[order]], rows.received[order], rows.period[order], muni[order]))
-    ]
-    frame = _frame(rows, reports, kids, report_ids, order, muni)
-    file_key = frame["muni"] * 100 + frame["period"]
+    wanted = _select_codes(municipality_codes)
+    wanted_index = np.array([muni_codes.index(c) for c in wanted])
+    world = _world(seed, muni_codes)
+    frames = [_year_frame(seed, y, scale, codes, muni_codes, world, wanted_index) for y in years]
+    frame = _concat(frames, first=years[0] * 12, last=years[-1] * 12 + 11)
+    deliveries = (
+        variation.plan_deliveries(seed, muni_codes, years, exclude=list(BIG_CITIES))
+        if irregular_deliveries
+        else variation.Deliveries()
+    )
+    frame = _deliver(frame, deliveries, muni_codes)
+    # Order rows by file, then arrival, then report id.
+    frame = _take(frame, np.lexsort((frame["report_id"], frame["received"], frame["period"], frame["muni"])))
+    file_key = frame["muni"] * _FILE_KEY + frame["period"]
     invalid = _plant_invalid(_rng(seed, 4), frame, file_key)
     _apply_invalid(_rng(seed, 6), frame, invalid)
 
     summary = _summary(frame, invalid, len(wanted))
+    summary.years = years
+    summary.deliveries = deliveries
+    files = file_key[np.r_[True, file_key[1:] != file_key[:-1]]] if len(file_key) else file_key
+    summary.months_without_reports = len(wanted) * 12 * len(years) - len(files) - len(deliveries.missing)
     summary.files_per_dialect = _write_files(
-        out_dir, frame, invalid, codes, muni_codes, assign_dialects(seed), year, seed
+        out_dir, frame, invalid, codes, muni_codes, assign_dialects(seed), seed, deliveries
     )
     summary.files = sum(summary.files_per_dialect.values())
     return summary
+
+
+@dataclass(frozen=True)
+class _World:
+    """What stays the same across the years: sizes in the reference year and municipal profiles."""
+
+    sizes: np.ndarray
+    profile: variation.Profile
+
+
+def _world(seed: int, muni_codes: list[str]) -> _World:
+    children = municipality_sizes(seed)
+    sizes = np.array([children[c] for c in muni_codes], dtype=float)
+    per_1000 = 1000 * REPORTS_PER_YEAR / sizes.sum()
+    return _World(sizes, variation.profile(seed, muni_codes, sizes, per_1000))
+
+
+def _expected_reports(seed: int, year: int, scale: float, muni_codes: list[str], world: _World) -> np.ndarray:
+    """Reports per municipality in ``year``: its children that year times its own reports per child,
+    grown by its county's trend; the nation has REPORTS_PER_YEAR * scale in the reference year."""
+    children = world.sizes * variation.population_trend(seed, muni_codes, year)
+    per_child = world.profile.report_rate * variation.report_trend(world.profile, year)
+    return REPORTS_PER_YEAR * scale * children * per_child / world.sizes.sum()
+
+
+def _year_frame(
+    seed: int,
+    year: int,
+    scale: float,
+    codes: dict[str, list[str]],
+    muni_codes: list[str],
+    world: _World,
+    wanted_index: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """One year's rows of the wanted municipalities (the whole nation is drawn, so a municipality's rows
+    never depend on which others were asked for). Each year has random streams of its own."""
+    rng = _year_rng(seed, 3, year)
+    kids = _children(rng, _expected_reports(seed, year, scale, muni_codes, world), year)
+    reports = _reports(rng, kids, year, codes, _year_rng(seed, 8, year), world.profile)
+    report_ids = _report_ids(rng, reports, muni_codes, year)
+    rows = _rows(reports, codes)
+    muni = reports.muni[rows.report]
+    keep = np.flatnonzero(np.isin(muni, wanted_index))
+    frame = _frame(rows, reports, kids, report_ids, keep, muni)
+    frame["year"] = np.full(len(keep), year)
+    return frame
+
+
+def _year_rng(seed: int, purpose: int, year: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([seed, purpose, year]))
+
+
+def _take(frame: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+    return {name: values[index] for name, values in frame.items()}
+
+
+def _concat(frames: list[dict[str, np.ndarray]], first: int, last: int) -> dict[str, np.ndarray]:
+    """The years' rows together, reports and children numbered apart per year (they are distinct), and
+    only the extract months generated (a decision in the month after the last is not delivered)."""
+    report_offset = child_offset = 0
+    for frame in frames:
+        n_reports = int(frame["report"].max()) + 1 if len(frame["report"]) else 0
+        n_children = int(frame["child"].max()) + 1 if len(frame["child"]) else 0
+        frame["report"] = frame["report"] + report_offset
+        frame["child"] = frame["child"] + child_offset
+        report_offset += n_reports
+        child_offset += n_children
+    frame = {name: np.concatenate([f[name] for f in frames]) for name in frames[0]}
+    return _take(frame, np.flatnonzero((frame["period"] >= first) & (frame["period"] <= last)))
+
+
+def _deliver(
+    frame: dict[str, np.ndarray], deliveries: variation.Deliveries, muni_codes: list[str]
+) -> dict[str, np.ndarray]:
+    """Plant the delivery incidents: a missing month's rows go; a late month's rows move to the next
+    month's extract, where a report with a row in both months appears once, as the later extract has it."""
+    drop = np.zeros(len(frame["muni"]), dtype=bool)
+    for code, month in deliveries.missing:
+        drop |= (frame["muni"] == muni_codes.index(code)) & (frame["period"] == month)
+    for code, month in deliveries.late:
+        here = frame["muni"] == muni_codes.index(code)
+        moved = here & (frame["period"] == month)
+        already_next = here & (frame["period"] == month + 1)
+        frame["period"] = np.where(moved, month + 1, frame["period"])
+        drop |= moved & np.isin(frame["report"], frame["report"][already_next])
+    return _take(frame, np.flatnonzero(~drop))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write synthetic monthly extracts (SYNTETISKA DEMODATA).")
     parser.add_argument("--out", type=Path, required=True, help="directory for the landing files")
     parser.add_argument("--year", type=int, default=2025)
+    parser.add_argument("--years", default=None, help="a range of years, e.g. 2023-2025 (instead of --year)")
+    parser.add_argument(
+        "--irregular-deliveries", action="store_true", help="plant missing, late, re-delivered"
+    )
     parser.add_argument("--seed", type=int, default=20251)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies report volumes")
     parser.add_argument("--municipalities", default=None, help="comma-separated codes, e.g. 0180,1480")
     parser.add_argument("--population", type=Path, default=None, help="also write the population CSV here")
     args = parser.parse_args(argv)
     codes = [c.strip() for c in args.municipalities.split(",") if c.strip()] if args.municipalities else None
+    years = _year_range(args.years) if args.years else [args.year]
     started = time.perf_counter()
-    summary = generate_demo(args.out, args.year, args.seed, args.scale, codes)
+    summary = generate_demo(
+        args.out,
+        args.year,
+        args.seed,
+        args.scale,
+        codes,
+        years=years,
+        irregular_deliveries=args.irregular_deliveries,
+    )
     if args.population is not None:
-        generate_population(args.population, args.year, args.seed, codes)
+        generate_population(args.population, years, args.seed, codes)
     print("\n".join(summary.lines()))
     print(f"seconds: {time.perf_counter() - started:.1f}")
     return 0
+
+
+def _year_range(text: str) -> list[int]:
+    """``2023-2025`` (or ``2025``) as the list of years."""
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
 
 
 if __name__ == "__main__":

@@ -47,7 +47,8 @@ FIRST, LAST = "2025-01", "2025-02"
 MUNICIPALITIES = ["0114", "0180", "2580"]
 KEY = secrets.token_hex(32)  # shared by every home, so pseudonyms are comparable
 OUTPUT_STAGES = ("2_pseudonymised", "3_register", "4_statistics", "4_statistics_state")
-LATE_FILE_MUNICIPALITY = "0114"
+# The largest municipality: the demo's small ones may receive no report in a month at this scale.
+LATE_FILE_MUNICIPALITY = "0180"
 PARTITION_FOLDER = re.compile(r"^[a-z_]+=\d{4}-\d{2}$")  # extract_month=2025-01, as_of_month=2025-02, ...
 
 # The subprocess. Stage 2 loads months in spawned worker processes, and spawn re-imports this file (as
