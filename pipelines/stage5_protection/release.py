@@ -135,14 +135,16 @@ class Decision:
 
     ``shown``: per main table the value published where not hidden (the true value under suppression,
     the perturbed one under the cell-key method); ``masks``: hidden flag and reason per row; ``audit``:
-    one row per hidden cell; ``summary``: the manifest's audit section; ``cells``: cells.parquet."""
+    one row per hidden cell; ``summary``: the manifest's audit section; ``cells``: cells.parquet;
+    ``cell_key``: the cell-key parameters the manifest states (None under suppression)."""
 
     shown: dict[str, np.ndarray]
     masks: dict[str, tuple[np.ndarray, np.ndarray]]
     audit: pd.DataFrame
     summary: dict[str, Any]
     passes: bool
-    extra: dict[str, Any] = field(default_factory=dict)
+    cells: pd.DataFrame
+    cell_key: dict[str, Any] | None = None
 
 
 def build_release(home: Paths, as_of: str, exact_audit: bool = True) -> ReleaseOutcome:
@@ -203,7 +205,7 @@ def _suppression(
         audit,
         summary,
         result.passes,
-        {"cells": _cells_frame(result.table_masks(main), main)},
+        _cells_frame(result.table_masks(main), main),
     )
 
 
@@ -227,9 +229,7 @@ def _cell_key(home: Paths, calendar: c.Calendar, inputs: c.ReleaseCells, exact_a
     )
     masks = {name: (t.mask, t.reasons) for name, t in perturbed.items()} | result.table_masks(exact)
     exact_audit_rows = _audit(result, exact).assign(basis="lp")
-    hidden = [
-        _certified(name, additive[name], t, rule.margin * params.shift) for name, t in perturbed.items()
-    ]
+    hidden = [_certified(name, additive[name], t, rule.margin) for name, t in perturbed.items()]
     audit = pd.concat([exact_audit_rows, *hidden], ignore_index=True)
     summary = {
         "method": ck.METHOD,
@@ -238,7 +238,7 @@ def _cell_key(home: Paths, calendar: c.Calendar, inputs: c.ReleaseCells, exact_a
         "failing": len(problems) + int((~exact_audit_rows["passes"]).sum()),
         "problems": problems,
         "unprotectable": len(result.unprotectable),
-        "narrowest_interval": float(rule.margin * params.shift),
+        "narrowest_interval": float(rule.margin),  # what the certificate guarantees, at least
         "margin": rule.margin,
         "passes": not problems and result.passes,
         "modelled": (
@@ -251,7 +251,7 @@ def _cell_key(home: Paths, calendar: c.Calendar, inputs: c.ReleaseCells, exact_a
         n: f[c.VALUE].to_numpy() for n, f in exact.items()
     }
     cells = _cells_frame(masks, main)
-    return Decision(shown, masks, audit, summary, bool(summary["passes"]), {"cells": cells, "params": public})
+    return Decision(shown, masks, audit, summary, bool(summary["passes"]), cells, public)
 
 
 def _certified(name: str, frame: pd.DataFrame, table: ck.Perturbed, width: float) -> pd.DataFrame:
@@ -482,10 +482,10 @@ def _write(
         _write_table(out, PTABLE, ck.Parameters.from_spec().ptable().frame(), meta)
     _write_table(out, AUDIT, decision.audit, meta)
     outcome.audit = decision.summary
-    decision.extra["cells"].to_parquet(out / CELLS_FILE, compression="zstd")
+    decision.cells.to_parquet(out / CELLS_FILE, compression="zstd")
     manifest = _manifest(calendar, outcome, meta)
     if cell_key:
-        manifest |= {"disclosure_method": ck.METHOD, "cell_key": decision.extra["params"]}
+        manifest |= {"disclosure_method": ck.METHOD, "cell_key": decision.cell_key}
     (out / MANIFEST_FILE).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
 
 
