@@ -490,7 +490,7 @@ def _write(
 
 
 def _percentiles_beyond_doubt(shares: pd.DataFrame, published: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Percentiles of the cell-key method: only at the spec's levels, and only where the published
+    """Percentiles of the cell-key method: shown only at the spec's levels, and only where the published
     within-14-days and decided counts put the percentile's side of 14 days beyond doubt (decided from
     published figures alone, so a hidden percentile says nothing new)."""
     params, rule = ck.Parameters.from_spec(), rules()
@@ -508,12 +508,14 @@ def _percentiles_beyond_doubt(shares: pd.DataFrame, published: dict[str, pd.Data
         safe[at] = ck.percentile_is_safe(
             both.loc[at, "within_deadline"], both.loc[at, "decided"], int(p), slack
         )
-    keep = both["geo_level"].isin(params.percentile_levels)
-    safe &= keep & both["within_deadline"].notna() & both["decided"].notna()
+    # below the spec's levels (kommun) a percentile is shown as hidden, not left out: the reader sees
+    # that it is withheld to protect, not missing
+    at_level = both["geo_level"].isin(params.percentile_levels)
+    safe &= at_level & both["within_deadline"].notna() & both["decided"].notna()
     hide = ~safe & both["status"].eq("")
-    out = both.loc[keep, shares.columns].copy()
-    out.loc[hide[keep], "value"] = pd.NA
-    out.loc[hide[keep], "status"] = SUPPRESSED
+    out = both[shares.columns].copy()
+    out.loc[hide, "value"] = pd.NA
+    out.loc[hide, "status"] = SUPPRESSED
     return out.reset_index(drop=True)
 
 

@@ -88,6 +88,10 @@ def test_every_release_states_its_method_and_ptable_and_the_same_reports_show_th
         manifest = json.loads((folder / MANIFEST_FILE).read_text("utf-8"))
         assert manifest["disclosure_method"] == "cell_key" and manifest["audit"]["passes"]
         assert manifest["cell_key"]["max_noise"] >= 2 * manifest["cell_key"]["margin"]
+        shares = pd.read_parquet(folder / "percentiles.parquet")
+        kommun = shares.loc[shares["geo_level"].eq("kommun")]
+        assert len(kommun) and kommun["status"].isin(["..", "."]).all()  # withheld, not missing
+        assert shares.loc[shares["geo_level"].eq("riket"), "value"].notna().any()
         ptable = pd.read_parquet(folder / "ptable.parquet")
         assert np.allclose(ptable.groupby("i")["p"].sum(), 1.0)
         assert set(ptable.columns) >= {"i", "j", "p", "p_lower", "p_upper"}
