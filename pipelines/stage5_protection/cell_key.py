@@ -193,16 +193,3 @@ def percentile_is_safe(within: pd.Series, decided: pd.Series, percent: int, slac
 def percentile_slack(params: Parameters, margin: float) -> float:
     """How far the published within-count must be from the percentile's rank (both noises, the shift)."""
     return 2 * params.max_noise + params.shift * margin + 1
-
-
-def hidden_share(frame: pd.DataFrame, table: Perturbed) -> dict[str, float]:
-    """Shares hidden (of cells, of the count) and the mean absolute noise, at the table's finest level."""
-    true = frame[c.VALUE].to_numpy(dtype=np.int64)
-    total = float(true.sum())
-    return {
-        "hidden_share_of_cells": round(float(table.mask.mean()), 4) if len(true) else 0.0,
-        "hidden_share_of_count": round(float(true[table.mask].sum()) / total, 4) if total else 0.0,
-        "mean_absolute_noise": round(float(np.abs(table.noise[true > 0]).mean()), 3)
-        if (true > 0).any()
-        else 0.0,
-    }
