@@ -52,6 +52,7 @@ REPORTS_FILE = "reports.parquet"
 QUARANTINE_FILE = "quarantine.parquet"
 QUARANTINE_CSV = "karantan.csv"
 LEDGER_FILE = "ledger.parquet"
+LOADED = "inläst"  # a ledger row's status for a file whose rows were read (else avvisad, ersatt)
 REFUSED_NAMES_FILE = "refused_names.parquet"  # in 2_pseudonymised/, beside the months
 FEEDBACK_FOLDER = "aterkoppling"
 
@@ -116,7 +117,7 @@ class MonthLoad:
 
     @property
     def files_loaded(self) -> int:
-        return sum(f.status == "inläst" for f in self.files)
+        return sum(f.status == LOADED for f in self.files)
 
     @property
     def files_rejected(self) -> int:
@@ -324,7 +325,7 @@ def previous_load(
     result = MonthLoad(month=month, skipped_unchanged=True)
     fields = FileOutcome.__dataclass_fields__
     result.files = [FileOutcome(**{k: v for k, v in r.items() if k in fields}) for r in ledger]
-    result.rows_in = sum(r["rows_in"] or 0 for r in ledger if r["status"] == "inläst")
+    result.rows_in = sum(r["rows_in"] or 0 for r in ledger if r["status"] == LOADED)
     result.accepted = sum(r["accepted"] for r in ledger)
     result.quarantined = sum(r["quarantined"] for r in ledger)
     for reason, n in db.rows(
@@ -368,7 +369,7 @@ def _in_force(landed: list[Landed], files: list[Path | ArchivedExtract], result:
     chosen = set()
     for group in by_municipality.values():
         group.sort(key=lambda o: (delivered[o.source_file], o.source_file))
-        winner = ([o for o in group if o.status == "inläst"] or group)[-1]
+        winner = ([o for o in group if o.status == LOADED] or group)[-1]
         chosen.add(winner.source_file)
         rank = group.index(winner)
         for outcome in group[:rank]:
@@ -405,7 +406,7 @@ def _parse_one(
         sha256, size, _ = _facts(path)
     else:  # the bytes already read, not the file again
         sha256, size = _sha256_of_bytes(content), len(content)
-    outcome = FileOutcome(path.name, municipality, period, sha256, size, "inläst")
+    outcome = FileOutcome(path.name, municipality, period, sha256, size, LOADED)
     if not isinstance(path, ArchivedExtract) and path.is_symlink():
         # The target is neither read nor named: it is outside what the deliverer may hand over.
         _reject(outcome, FileRejected("symlank", "The file is a symbolic link; it is not followed."))
@@ -628,7 +629,7 @@ def _write_ledger(con: duckdb.DuckDBPyConnection, out: Path, result: MonthLoad) 
 
 
 def _tally(con: duckdb.DuckDBPyConnection, result: MonthLoad) -> None:
-    result.rows_in = sum(f.rows_in or 0 for f in result.files if f.status == "inläst")
+    result.rows_in = sum(f.rows_in or 0 for f in result.files if f.status == LOADED)
     result.accepted = db.scalar(con, "SELECT count(*) FROM checked WHERE len(reasons) = 0")
     result.quarantined = db.scalar(con, "SELECT count(*) FROM quarantine")
     result.distinct_children = db.scalar(con, "SELECT count(*) FROM pseudonym_map")

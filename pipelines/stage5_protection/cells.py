@@ -23,6 +23,7 @@ import pandas as pd
 from pipelines.core import db
 from pipelines.core.schemas import code_table, codes, release_spec
 from pipelines.core.settings import Paths
+from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, LOADED
 from pipelines.stage4_statistics.compute import STATISTICS_FILE
 from pipelines.stage5_protection.model import Hierarchy, Link, TableSpec
 
@@ -84,6 +85,10 @@ class Calendar:
             children[code] = whole + rest
         return Hierarchy(children | quarters)
 
+    def period_months(self) -> dict[str, list[str]]:
+        """Every period code of the release -> its months of arrival."""
+        return {m: [m] for m in self.months()} | self.quarters() | self.years()
+
     def period_type(self, code: str) -> str:
         if "-Q" in code:
             return "quarter"
@@ -129,6 +134,29 @@ def dimension_hierarchy(dim: dict[str, Any], is_additive: bool) -> Hierarchy | N
     if "categories" in dim:
         return Hierarchy(dim["hierarchy"], is_additive) if dim.get("hierarchy") else None
     return Hierarchy.flat("total", codes(dim["codes"]), is_additive) if dim.get("total") else None
+
+
+def covered_months(home: Paths, as_of: str) -> set[str]:
+    """Months of arrival with data: extract months up to ``as_of`` whose ledger (stage 2) has at least one
+    loaded file. A month's reports arrive in its own extract, so a month whose extract was never loaded,
+    or loaded nothing, has no figures, not zeros."""
+    ledgers = sorted(home.pseudonymised.glob(f"extract_month=*/{LEDGER_FILE}"))
+    months = [p.parent.name.split("=", 1)[1] for p in ledgers]
+    wanted = [p for p, m in zip(ledgers, months, strict=True) if m <= as_of]
+    if not wanted:
+        return set()
+    files = ", ".join(f"'{p}'" for p in wanted)
+    rows = db.table(
+        f"""SELECT DISTINCT regexp_extract(filename, 'extract_month=([0-9-]+)', 1) AS month
+        FROM read_parquet([{files}], filename = true, union_by_name = true) WHERE status = '{LOADED}'"""
+    )
+    return set(rows.column("month").to_pylist())
+
+
+def missing_periods(calendar: Calendar, covered: set[str]) -> set[str]:
+    """Period codes of the release with a month that has no data: published as missing (-), never as
+    a sum that silently leaves months out."""
+    return {code for code, months in calendar.period_months().items() if not set(months) <= covered}
 
 
 def read_statistic(home: Paths, statistic: str, as_of: str, period_type: str) -> pd.DataFrame:

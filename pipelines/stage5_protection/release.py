@@ -275,9 +275,15 @@ def _certified(name: str, frame: pd.DataFrame, table: ck.Perturbed, width: float
 
 
 def _published(
-    name: str, frame: pd.DataFrame, shown: np.ndarray, mask: np.ndarray, calendar: c.Calendar
+    name: str,
+    frame: pd.DataFrame,
+    shown: np.ndarray,
+    mask: np.ndarray,
+    calendar: c.Calendar,
+    missing: set[str],
 ) -> pd.DataFrame:
-    """A table as published: codes, Swedish labels, value (``shown``, null where hidden) and status."""
+    """A table as published: codes, Swedish labels, value (``shown``, null where hidden or missing) and
+    status (``..`` hidden, ``-`` a period without data)."""
     _, level = c.geographies()
     names = _geo_names()
     dims = c.dims_of(name)
@@ -295,8 +301,9 @@ def _published(
     for dim in dims:
         out[dim] = frame[dim].to_numpy()
         out[f"{dim}_sv"] = frame[dim].map(_labels(name, dim)).to_numpy()
-    out["value"] = pd.array(np.where(mask, pd.NA, shown), dtype="Int64")
-    out["status"] = np.where(mask, SUPPRESSED, "")
+    absent = frame[c.PERIOD].isin(missing).to_numpy()
+    out["value"] = pd.array(np.where(mask | absent, pd.NA, shown), dtype="Int64")
+    out["status"] = np.where(absent, MISSING, np.where(mask, SUPPRESSED, ""))
     return out.sort_values(["period_type", "period", "geo_level", "geo_code", *dims], ignore_index=True)
 
 
@@ -336,14 +343,20 @@ def rates(published: dict[str, pd.DataFrame], threshold: int) -> pd.DataFrame:
         num, den = both["numerator"].astype("Float64"), both["denominator"].astype("Float64")
         small = num.between(1, threshold) | den.between(1, threshold)
         hidden = both["numerator_status"].eq(SUPPRESSED) | both["denominator_status"].eq(SUPPRESSED) | small
+        absent = both["numerator_status"].eq(MISSING) | both["denominator_status"].eq(MISSING)
+        hidden = hidden & ~absent
         value = (num / den.where(den > 0)).round(4)
         frames.append(
             both[keys].assign(
                 rate=rate,
                 rate_sv=spec["sv"],
-                value=value.mask(hidden.fillna(True)),
+                value=value.mask(hidden.fillna(True) | absent),
                 status=np.where(
-                    hidden.fillna(True), SUPPRESSED, np.where(den.eq(0).fillna(False), NOT_APPLICABLE, "")
+                    absent,
+                    MISSING,
+                    np.where(
+                        hidden.fillna(True), SUPPRESSED, np.where(den.eq(0).fillna(False), NOT_APPLICABLE, "")
+                    ),
                 ),
             )
         )
@@ -374,7 +387,7 @@ def population_rates(home: Paths, published: dict[str, pd.DataFrame], threshold:
         both = frame.merge(pop.assign(year=pop["year"].astype(int)), on=["year", "geo_code"], how="left")
         count, children = both["value"].astype("Float64"), both["children_0_17"].astype("Float64")
         hidden = both["status"].eq(SUPPRESSED) | count.between(1, threshold).fillna(False)
-        missing = children.isna()
+        missing = children.isna() | both["status"].eq(MISSING)
         value = (count * spec["per"] / children.where(children > 0)).round(int(spec["decimals"]))
         frames.append(
             both[KEYS].assign(
@@ -382,14 +395,17 @@ def population_rates(home: Paths, published: dict[str, pd.DataFrame], threshold:
                 rate_sv=spec["sv"],
                 population=pd.array(children, dtype="Int64"),
                 value=value.mask(hidden | missing),
-                status=np.where(hidden, SUPPRESSED, np.where(missing, MISSING, "")),
+                status=np.where(missing, MISSING, np.where(hidden, SUPPRESSED, "")),
             )
         )
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def percentiles(home: Paths, calendar: c.Calendar, threshold: int) -> pd.DataFrame:
-    """Percentiles of the spec, hidden where the count they are taken over is 1..threshold."""
+def percentiles(
+    home: Paths, calendar: c.Calendar, threshold: int, missing: frozenset[str] | set[str] = frozenset()
+) -> pd.DataFrame:
+    """Percentiles of the spec, hidden where the count they are taken over is 1..threshold, missing
+    (``-``) for a period of ``missing`` (period codes without data)."""
     by_level = release_spec()["geographies"]
     frames = []
     for name, spec in release_spec().get("percentiles", {}).items():
@@ -399,13 +415,20 @@ def percentiles(home: Paths, calendar: c.Calendar, threshold: int) -> pd.DataFra
             if kind == "month":
                 src = src.loc[src["period"].isin(calendar.months())]
                 period_type = pd.Series("month", index=src.index)
+                codes = src["period"]
             else:
                 src = src.loc[src["period"].isin([str(calendar.year - 1), str(calendar.year)])]
                 ytd = src["period"].eq(str(calendar.year)) & (calendar.month < 12)
                 period_type = pd.Series(np.where(ytd, "year_to_date", "year"), index=src.index)
+                this_year = src["period"].eq(str(calendar.year))
+                codes = pd.Series(
+                    np.where(this_year, c.ytd(calendar.year, calendar.month), c.ytd(calendar.year - 1, 12)),
+                    index=src.index,
+                )
+            absent = codes.isin(missing).to_numpy()
             group = src[spec["group"]].astype("Int64")
-            hidden = group.between(1, threshold).fillna(True)
-            empty = group.eq(0).fillna(False)
+            hidden = group.between(1, threshold).fillna(True) & ~absent
+            empty = group.eq(0).fillna(False) & ~absent
             frames.append(
                 pd.DataFrame(
                     {
@@ -419,8 +442,10 @@ def percentiles(home: Paths, calendar: c.Calendar, threshold: int) -> pd.DataFra
                         "percentile": name,
                         "percentile_sv": spec["sv"],
                         "unit": spec["unit"],
-                        "value": src[spec["measure"]].astype("Int64").mask(hidden | empty),
-                        "status": np.where(hidden, SUPPRESSED, np.where(empty, NOT_APPLICABLE, "")),
+                        "value": src[spec["measure"]].astype("Int64").mask(hidden | empty | absent),
+                        "status": np.where(
+                            absent, MISSING, np.where(hidden, SUPPRESSED, np.where(empty, NOT_APPLICABLE, ""))
+                        ),
                     }
                 )
             )
@@ -452,10 +477,11 @@ def _write(
         "data": label,
     }
     main = _main(tables)
+    missing = c.missing_periods(calendar, c.covered_months(home, calendar.as_of))
     published = {}
     for name, frame in main.items():
         mask, reasons = decision.masks[name]
-        published[name] = _published(name, frame, decision.shown[name], mask, calendar)
+        published[name] = _published(name, frame, decision.shown[name], mask, calendar, missing)
         _write_table(out, name, published[name], meta)
         outcome.tables[name] = {
             "cells": len(frame),
@@ -474,7 +500,7 @@ def _write(
     per_population = population_rates(home, published, rules().threshold)
     if per_population is not None:  # without a population file these rates are omitted, not invented
         _write_table(out, POPULATION_RATES, per_population, meta)
-    shares = percentiles(home, calendar, rules().threshold)
+    shares = percentiles(home, calendar, rules().threshold, missing)
     if cell_key:
         shares = _percentiles_beyond_doubt(shares, published)
     _write_table(out, PERCENTILES, shares, meta)

@@ -252,3 +252,26 @@ def test_a_release_clears_the_temporaries_a_killed_release_left(released: Paths)
     assert hidden == []
     assert (release_folder(released, "2025-03") / MANIFEST_FILE).exists()
     assert (published / "rapport" / "index.html").read_text("utf-8") != "half written"
+
+
+@pytest.mark.parametrize("method", ["cell_key", "suppression"])
+def test_a_period_with_nothing_loaded_is_missing_never_zero(
+    released: Paths, suppressed: Paths, method: str
+) -> None:
+    """Only January–March 2025 were loaded: every figure of 2024 (months, quarters, the year) is `-`
+    with no value, in every table, rate and percentile; 2025's are figures."""
+    home = released if method == "cell_key" else suppressed
+    folder = release_folder(home, "2025-03")
+    names = ["outcomes", "decision_time", "identification", "reporters", "causes", "age_sex", "children"]
+    for name in [*names, "rereported", "rates", "percentiles"]:
+        table = pd.read_parquet(folder / f"{name}.parquet")
+        last_year = table.loc[table["period"].str.startswith("2024")]
+        # stage 4 has no percentile for a period without reports: absent there, which reads as `-`
+        assert len(last_year) > 0 or name == "percentiles", name
+        assert last_year["status"].eq("-").all() and last_year["value"].isna().all(), name
+        this_year = table.loc[table["period"].str.startswith("2025") & table["geo_level"].eq("riket")]
+        assert this_year["status"].ne("-").all(), name
+    csv = pd.read_csv(
+        folder / "outcomes.csv", sep=";", dtype=str, encoding="utf-8-sig", keep_default_na=False
+    )
+    assert set(csv.loc[csv["period"].str.startswith("2024"), "value"]) == {"-"}
