@@ -176,12 +176,17 @@ def _padded_sheet(path: Path, padding: int) -> bytes:
     return head + b"<sheetData>" + b" " * padding + rest
 
 
+def _bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A small spreadsheet whose sheet unpacks to 2 MiB, with the limit lowered to 1 MiB."""
+    monkeypatch.setitem(settings()["extract"], "xlsx_max_unpacked_bytes", 1 << 20)
+    path = write_xlsx(tmp_path / "plain.xlsx", _xlsx_rows())
+    return _rezip(path, tmp_path / XLSX_NAME, {"xl/worksheets/sheet1.xml": _padded_sheet(path, 2 << 20)})
+
+
 def test_a_spreadsheet_that_unpacks_beyond_the_limit_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(settings()["extract"], "xlsx_max_unpacked_bytes", 1 << 20)
-    path = write_xlsx(tmp_path / "plain.xlsx", _xlsx_rows())
-    bomb = _rezip(path, tmp_path / XLSX_NAME, {"xl/worksheets/sheet1.xml": _padded_sheet(path, 2 << 20)})
+    bomb = _bomb(tmp_path, monkeypatch)
     assert bomb.stat().st_size < 30_000  # a small file that inflates a hundredfold
     err = _rejected(bomb)
     assert err.code == "xlsx_for_stor" and "unpacks" in str(err)
@@ -191,9 +196,7 @@ def test_a_member_that_understates_its_size_is_caught(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The header says small, the content is large: zipfile stops at the declared size, the CRC fails."""
-    monkeypatch.setitem(settings()["extract"], "xlsx_max_unpacked_bytes", 1 << 20)
-    path = write_xlsx(tmp_path / "plain.xlsx", _xlsx_rows())
-    bomb = _rezip(path, tmp_path / XLSX_NAME, {"xl/worksheets/sheet1.xml": _padded_sheet(path, 2 << 20)})
+    bomb = _bomb(tmp_path, monkeypatch)
     raw = bytearray(bomb.read_bytes())
     with zipfile.ZipFile(bomb) as book:
         info = book.getinfo("xl/worksheets/sheet1.xml")
