@@ -45,8 +45,8 @@ def main() -> None:
     os.environ.setdefault("OROSTAT_KEY", secrets.token_hex(32))
     os.environ.pop("OROSTAT_KEY_FILE", None)
 
-    from pipelines.core.run import run_months, run_release
     from pipelines.demo.generator import generate_demo
+    from pipelines.run import run_months, run_release
 
     if not (landing / ".complete").exists():
         started = time.perf_counter()

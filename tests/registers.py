@@ -9,9 +9,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.core.digest import sha256_of
 from pipelines.core.schemas import codes
 from pipelines.core.settings import Paths
-from pipelines.stage2_pseudonymise.ingest import sha256_of
 from pipelines.stage3_register.register import DIGEST_FILE, REGISTER_FILE
 
 MUNICIPALITIES = ["0114", "0180", "0380", "1280", "1281", "2584"]

@@ -18,9 +18,10 @@ from cryptography.hazmat.primitives import hashes
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from pipelines.core.atomic import atomic_file
-from pipelines.core.run import load_in_progress
+from pipelines.core.digest import sha256_of
+from pipelines.core.instance import load_in_progress
 from pipelines.core.settings import paths, settings
-from pipelines.stage2_pseudonymise.ingest import delivered_files, sha256_of, unrecognised_files
+from pipelines.stage1_landing.landing import delivered_files, unrecognised_files
 from pipelines.stage3_register.register import latest_extract_month
 
 

@@ -25,12 +25,10 @@ are masked like any other text (a name can carry a personnummer).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import secrets
 import struct
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -41,9 +39,10 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pipelines.core.atomic import atomic_file
-from pipelines.core.settings import Paths, paths, settings
-from pipelines.stage1_landing.read import Parsed, check_size, masked_name, parse_extract, parse_file_name
-from pipelines.stage2_pseudonymise.keyed_hash import MIN_DISTINCT_BYTES, KeyConfigurationError
+from pipelines.core.keys import MIN_DISTINCT_BYTES, KeyConfigurationError
+from pipelines.core.settings import Paths, settings
+from pipelines.stage1_landing.delivery import Parsed, check_size, masked_name, parse_file_name
+from pipelines.stage1_landing.read import parse_extract
 
 MAGIC = b"OROARC"
 FORMAT_VERSION = 1
@@ -114,10 +113,10 @@ def load_archive_key(env: Mapping[str, str] = os.environ) -> ArchiveKey:
     Refuses the pseudonymisation key itself: the two must be separate, so that either can be rotated
     or destroyed without the other.
     """
-    from pipelines.stage2_pseudonymise.keyed_hash import (
+    from pipelines.core.keys import (
         MissingKeyError,
-        _decode_text_key,
         check_key_file_mode,
+        decode_text_key,
         load_key,
         secret_from_file_content,
     )
@@ -125,7 +124,7 @@ def load_archive_key(env: Mapping[str, str] = os.environ) -> ArchiveKey:
     config = _config()
     value, file_name = env.get(config["key_env"], "").strip(), env.get(config["key_file_env"], "").strip()
     if value:
-        secret = _decode_text_key(value)
+        secret = decode_text_key(value)
         if secret is None:
             raise InvalidArchiveKeyError(f"{config['key_env']} is neither hex nor base64. " + _how_to())
     elif file_name:
@@ -365,7 +364,8 @@ def retain_month(paths: Paths, month: str, key: ArchiveKey) -> Retained:
     and only then delete the plaintext.
     """
     from pipelines.core import db
-    from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, landing_files
+    from pipelines.core.files import LEDGER_FILE
+    from pipelines.stage1_landing.landing import landing_files
 
     ledger = paths.extract_month(month) / LEDGER_FILE
     result = Retained()
@@ -398,117 +398,3 @@ def _fsync_dir(folder: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-# --- key rotation -------------------------------------------------------------------------------------
-
-
-def loaded_months(paths: Paths) -> list[str]:
-    """Extract months with a completed stage-2 load (a ledger), in order."""
-    from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE
-
-    folders = paths.pseudonymised.glob("extract_month=*") if paths.pseudonymised.exists() else []
-    return sorted(f.name.split("=", 1)[1] for f in folders if (f / LEDGER_FILE).exists())
-
-
-def unretained(paths: Paths, month: str) -> int:
-    """How many files the month's ledger lists whose exact content is neither archived nor in landing."""
-    from pipelines.core import db
-    from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, landing_files, sha256_of
-
-    ledger = paths.extract_month(month) / LEDGER_FILE
-    listed = set(db.rows(f"SELECT source_file, sha256 FROM read_parquet('{ledger}')"))
-    available = {(a.name, a.sha256) for a in archived_extracts(paths, month)}
-    available |= {(p.name, sha256_of(p)) for p in landing_files(paths.landing, month)}
-    return len(listed - available)
-
-
-def key_ids(paths: Paths) -> dict[str, set[str]]:
-    """The key ids in the pseudonymised reports and in the register (nulls: unidentified children)."""
-    from pipelines.core import db
-    from pipelines.stage2_pseudonymise.ingest import REPORTS_FILE
-    from pipelines.stage3_register.register import REGISTER_FILE
-
-    found = {}
-    for label, folder, file_name in (
-        ("pseudonymised", paths.pseudonymised, REPORTS_FILE),
-        ("register", paths.register, REGISTER_FILE),
-    ):
-        if not any(folder.glob(f"extract_month=*/{file_name}")):
-            found[label] = set()
-            continue
-        glob = folder / "extract_month=*" / file_name
-        query = f"SELECT DISTINCT key_id FROM read_parquet('{glob}') WHERE key_id IS NOT NULL"
-        found[label] = {row[0] for row in db.rows(query)}
-    return found
-
-
-def _preflight(home: Paths, months: list[str]) -> str | None:
-    """Why the rotation must not start, or None: every loaded file is retained and its archive readable."""
-    try:
-        missing = {month: n for month in months if (n := unretained(home, month))}
-        archived = [a for month in months for a in archived_extracts(home, month)]
-    except ArchiveError as err:
-        return f"{err} Restore the archive from backup before rotating."
-    if missing:
-        listed = ", ".join(f"{month} ({n} files)" for month, n in missing.items())
-        return (
-            "Not every loaded extract is retained, so a rebuild would change the statistics: "
-            f"{listed}. Put the delivered files back in {home.landing} (or restore {home.archive}) first."
-        )
-    if not archived:
-        return None
-    try:
-        key = load_archive_key()
-        for item in archived:  # prove every archived file decrypts before anything is replaced
-            verify(item.path, key, item.sha256)
-    except (MissingArchiveKeyError, InvalidArchiveKeyError, ArchiveError) as err:
-        return f"{len(archived)} loaded extracts are archived, but: {err}"
-    return None
-
-
-def rotate_key(args: argparse.Namespace | None = None) -> int:
-    """``orostat rotate-key``: rebuild every loaded month from the retained extracts with the key now
-    configured, so that every pseudonym carries its key id. Exit 0 done, 1 the rebuild failed, 2 refused."""
-    del args  # no options: the new key comes from the environment like every load's
-    from pipelines.core.run import run_months
-    from pipelines.stage2_pseudonymise.keyed_hash import load_key
-
-    home = paths()
-    try:
-        key = load_key()
-    except (RuntimeError, ValueError) as err:
-        print(f"No usable new pseudonymisation key: {err}", file=sys.stderr)
-        return 2
-    archive_key_or_none()  # an unusable archive key is refused now, not after the rebuild
-    months = loaded_months(home)
-    if not months:
-        print("Nothing is loaded: there is nothing to rebuild with a new key.", file=sys.stderr)
-        return 2
-    before = key_ids(home)
-    if before["pseudonymised"] | before["register"] == {key.key_id}:
-        print(f"Every pseudonym already carries key {key.key_id}: nothing to rotate.")
-        return 0
-    problem = _preflight(home, months)
-    if problem:
-        print(f"Key rotation refused: {problem}", file=sys.stderr)
-        return 2
-    old = ", ".join(sorted(before["register"] | before["pseudonymised"])) or "none"
-    print(
-        f"Rotating key {old} → {key.key_id}: rebuilding {len(months)} loaded months, {months[0]} … {months[-1]}."
-    )
-    outcome = run_months(months[0], months[-1], rotation=True)
-    if not outcome.success:
-        print(f"  Dagster run {outcome.run_id}: FAILED; the old key is still needed.", file=sys.stderr)
-        for message in outcome.errors:
-            print(f"    {message}", file=sys.stderr)
-        return 1
-    after = key_ids(home)
-    if after["pseudonymised"] | after["register"] != {key.key_id}:
-        print(f"  Key ids after the rebuild: {after}; expected only {key.key_id}.", file=sys.stderr)
-        return 1
-    print(
-        f"  Dagster run {outcome.run_id}: success. Every pseudonym now carries key {key.key_id}. "
-        "Check `orostat status`, then destroy the old key."
-    )
-    return 0

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from pipelines.core.schemas import fold
 from pipelines.core.settings import settings
-from pipelines.stage1_landing.read import FileRejected
+from pipelines.stage1_landing.delivery import FileRejected
 
 # fastexcel logs a warning for every column it cannot type (an empty column): noise, not a problem.
 logging.getLogger("fastexcel").setLevel(logging.ERROR)

@@ -12,6 +12,7 @@ from dagster import (
 
 from pipelines.core import db
 from pipelines.core.atomic import remove_stale_temporaries
+from pipelines.core.keys import key_file_warnings
 from pipelines.core.partitions import monthly, months_of
 from pipelines.core.settings import paths
 from pipelines.stage2_pseudonymise.ingest import (
@@ -21,7 +22,6 @@ from pipelines.stage2_pseudonymise.ingest import (
     record_refused_names,
 )
 from pipelines.stage2_pseudonymise.key_check import check_keys
-from pipelines.stage2_pseudonymise.keyed_hash import key_file_warnings
 
 RECONCILED = "every_row_accounted_for"
 
@@ -50,7 +50,7 @@ def pseudonymised_reports(context: AssetExecutionContext) -> MaterializeResult:
     key. Writes ``2_pseudonymised/extract_month=YYYY-MM/`` (reports, quarantine with reasons, ledger).
     Row-level data never enters Dagster: only counts are returned.
     """
-    from pipelines.core.run import KEY_ROTATION
+    from pipelines.core.instance import KEY_ROTATION
 
     home = paths()
     # Both keys, and that the key is the loaded data's, before anything is written (a sensor's or the

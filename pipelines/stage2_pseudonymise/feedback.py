@@ -18,7 +18,10 @@ import pyarrow.compute as pc
 
 from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import quarantine_reasons
-from pipelines.stage1_landing.read import FileRejected, Landed, masked_name, read_extract
+from pipelines.stage1_landing.delivery import FileRejected, Landed, masked_name
+from pipelines.stage1_landing.landing import landed_table
+from pipelines.stage1_landing.read import read_extract
+from pipelines.stage2_pseudonymise.quarantine import build_quarantine, connect, write_analyst_csv
 from pipelines.stage2_pseudonymise.validate import build_checked, expand
 
 LISTED_ROWS = 20
@@ -114,8 +117,6 @@ def rejection(path: Path, err: FileRejected) -> dict[str, Any]:
 
 def write_feedback(folder: Path, feedback: list[dict[str, Any]], quarantine: pa.Table | None) -> None:
     """``<file>.json`` for every file; ``<file>.csv`` with its quarantined rows where there are any."""
-    from pipelines.stage2_pseudonymise.ingest import write_analyst_csv
-
     folder.mkdir(parents=True, exist_ok=True)
     for item in feedback:
         text = json.dumps(item, ensure_ascii=False, indent=2)
@@ -127,13 +128,6 @@ def write_feedback(folder: Path, feedback: list[dict[str, Any]], quarantine: pa.
 
 def validate_file(path: Path, english: bool = False, feedback: Path | None = None) -> int:
     """``orostat validate``: print the summary, write the feedback file, return the exit status."""
-    from pipelines.stage2_pseudonymise.ingest import (
-        build_quarantine,
-        connect,
-        landed_table,
-        write_analyst_csv,
-    )
-
     say = (lambda sv, en: en) if english else (lambda sv, en: sv)
     if not path.is_file():
         print(say(f"Filen finns inte: {path}", f"No such file: {path}"), file=sys.stderr)
@@ -142,8 +136,11 @@ def validate_file(path: Path, english: bool = False, feedback: Path | None = Non
         landed = read_extract(path)
     except FileRejected as err:
         reason = file_reason(err.code)
-        print(say("AVVISAS – filen kan inte läsas in:", "REJECTED – the file cannot be loaded:"), err)
+        print(say("AVVISAS – filen kan inte läsas in:", "REJECTED – the file cannot be loaded:"))
         print(f"  [{err.code}] {say(reason['sv'], reason['en'])}")
+        detail = say(err.sv, str(err))
+        if detail:
+            print(f"  {detail}")
         _write_json(feedback, rejection(path, err))
         return 2
     con = connect()
@@ -152,12 +149,20 @@ def validate_file(path: Path, english: bool = False, feedback: Path | None = Non
     build_quarantine(con, [landed])
     (result,) = summaries([landed], con)
     _print(result, english)
-    target = feedback or Path.cwd() / f"aterkoppling_{path.stem}.csv"
-    if target.suffix.lower() == ".json":
-        _write_json(target, result)
+    if feedback is None:  # written only where asked: the current folder may be anywhere
+        if result["quarantined"]:
+            print(
+                say(
+                    "Raderna att rätta: lägg till --feedback FIL.csv",
+                    "The rows to correct: add --feedback FILE.csv",
+                )
+            )
+    elif feedback.suffix.lower() == ".json":
+        _write_json(feedback, result)
+        print(say(f"Återkoppling: {feedback}", f"Feedback: {feedback}"))
     else:
-        write_analyst_csv(con.sql("SELECT * FROM quarantine_out").to_arrow_table(), target)
-    print(say(f"Återkoppling per rad: {target}", f"Row-level feedback: {target}"))
+        write_analyst_csv(con.sql("SELECT * FROM quarantine_out").to_arrow_table(), feedback)
+        print(say(f"Återkoppling per rad: {feedback}", f"Row-level feedback: {feedback}"))
     con.close()
     return 1 if result["quarantined"] else 0
 

@@ -11,49 +11,42 @@ re-running the month after a re-delivery replaces the earlier load.
 
 from __future__ import annotations
 
-import csv
 import multiprocessing
 import os
-import re
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from cryptography.hazmat.primitives import hashes
 
 from pipelines.core import db
 from pipelines.core.atomic import atomic_dir, atomic_file
+from pipelines.core.digest import sha256_of, sha256_of_bytes
+from pipelines.core.files import LEDGER_FILE, QUARANTINE_FILE, REFUSED_NAMES_FILE, REPORTS_FILE
 from pipelines.core.partitions import month_bounds
-from pipelines.core.schemas import code_table, quarantine_reasons
 from pipelines.core.settings import Paths, settings
 from pipelines.stage1_landing.archive import ArchivedExtract, archived_extracts
-from pipelines.stage1_landing.read import (
+from pipelines.stage1_landing.csv_text import read_csv_together
+from pipelines.stage1_landing.delivery import (
     FileRejected,
     Landed,
     Parsed,
     check_size,
-    is_delivery_name,
-    land,
     masked_name,
-    parse_extract,
     parse_file_name,
-    read_csv_together,
 )
+from pipelines.stage1_landing.landing import delivered_files, landed_table, landing_files, unrecognised_names
+from pipelines.stage1_landing.read import land, parse_extract
+from pipelines.stage2_pseudonymise.feedback import file_reason, summaries, write_feedback
 from pipelines.stage2_pseudonymise.keyed_hash import PseudonymKey, load_key, pseudonymise
-from pipelines.stage2_pseudonymise.suggest import suggestions
-from pipelines.stage2_pseudonymise.validate import build_checked, mask_sql
+from pipelines.stage2_pseudonymise.quarantine import build_quarantine, connect, write_analyst_csv
+from pipelines.stage2_pseudonymise.validate import build_checked
 
-REPORTS_FILE = "reports.parquet"
-QUARANTINE_FILE = "quarantine.parquet"
 QUARANTINE_CSV = "karantan.csv"
-LEDGER_FILE = "ledger.parquet"
 LOADED = "inläst"  # a ledger row's status for a file whose rows were read (else avvisad, ersatt)
-REFUSED_NAMES_FILE = "refused_names.parquet"  # in 2_pseudonymised/, beside the months
 FEEDBACK_FOLDER = "aterkoppling"
 
 # Columns that leave stage 2. Nothing here can hold a personnummer: the pseudonym replaces it.
@@ -124,42 +117,6 @@ class MonthLoad:
         return sum(f.status == "avvisad" for f in self.files)
 
 
-def delivered_files(landing: Path, month: str | None = None) -> list[tuple[Path, str]]:
-    """(file, month it delivers) for every landing file whose name says which month it delivers.
-
-    With ``month``, only that month's files. A 10-year landing folder holds ~35,000 files and every
-    month's load lists it, so names that cannot deliver ``month`` are skipped before they are parsed.
-    """
-    if not landing.exists():
-        return []
-    found = []
-    with os.scandir(landing) as entries:
-        names = sorted(
-            e.name
-            for e in entries
-            if not e.name.startswith(".") and (month is None or month in e.name) and _is_delivered(e)
-        )
-    for name in names:
-        try:
-            _, period = parse_file_name(Path(name))
-        except FileRejected:
-            continue
-        if month is None or period == month:
-            found.append((landing / name, period))
-    return found
-
-
-def _is_delivered(entry: os.DirEntry) -> bool:
-    """A regular file, or a symbolic link: listed so that it is refused and recorded (``symlank``),
-    never followed (it could point at the key file or anything else outside the landing folder)."""
-    return entry.is_symlink() or entry.is_file(follow_symlinks=False)
-
-
-def landing_files(landing: Path, month: str) -> list[Path]:
-    """Files in the landing folder whose name says they deliver ``month``."""
-    return [path for path, _ in delivered_files(landing, month)]
-
-
 def month_extracts(paths: Paths, month: str, plain: list[Path] | None = None) -> list[Path | ArchivedExtract]:
     """The month's plaintext landing files (``plain``, when the caller has listed them) and its archived
     (encrypted) extracts.
@@ -170,24 +127,6 @@ def month_extracts(paths: Paths, month: str, plain: list[Path] | None = None) ->
     plain = landing_files(paths.landing, month) if plain is None else plain
     names = {path.name for path in plain}
     return plain + [item for item in archived_extracts(paths, month) if item.name not in names]
-
-
-def unrecognised_files(landing: Path) -> list[str]:
-    """Landing files whose name gives no municipality and month: they cannot be loaded, so say so.
-
-    Names are masked like any other text: a file could be named after a child's personnummer.
-    """
-    return [masked_name(name) for name in unrecognised_names(landing)]
-
-
-def unrecognised_names(landing: Path) -> list[str]:
-    """The unmasked names of :func:`unrecognised_files` (never to be logged or stored as they are)."""
-    if not landing.exists():
-        return []
-    # Names, not Path objects: sorting, stat-ing and parsing 35,000 Paths took half a second per load.
-    with os.scandir(landing) as entries:
-        listed = sorted(e.name for e in entries if not e.name.startswith(".") and _is_delivered(e))
-    return [name for name in listed if not is_delivery_name(name)]
 
 
 def record_refused_names(paths: Paths) -> list[str]:
@@ -212,23 +151,6 @@ def record_refused_names(paths: Paths) -> list[str]:
     with atomic_file(target) as tmp:
         pq.write_table(pa.Table.from_pylist(refused, schema=schema), tmp)
     return [r["source_file"] for r in refused]
-
-
-def sha256_of(path: Path) -> str:
-    """The file's SHA-256; "" for a symbolic link, which is never opened (no digest equals "")."""
-    if path.is_symlink():
-        return ""
-    digest = hashes.Hash(hashes.SHA256())
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.finalize().hex()
-
-
-def _sha256_of_bytes(content: bytes) -> str:
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(content)
-    return digest.finalize().hex()
 
 
 def _facts(path: Path | ArchivedExtract) -> tuple[str, int, int]:
@@ -405,7 +327,7 @@ def _parse_one(
     if content is None:
         sha256, size, _ = _facts(path)
     else:  # the bytes already read, not the file again
-        sha256, size = _sha256_of_bytes(content), len(content)
+        sha256, size = sha256_of_bytes(content), len(content)
     outcome = FileOutcome(path.name, municipality, period, sha256, size, LOADED)
     if not isinstance(path, ArchivedExtract) and path.is_symlink():
         # The target is neither read nor named: it is outside what the deliverer may hand over.
@@ -422,39 +344,6 @@ def _parse_one(
 
 def _reject(outcome: FileOutcome, err: FileRejected) -> None:
     outcome.status, outcome.rejection_code, outcome.rejection_message = "avvisad", err.code, str(err)
-
-
-def landed_table(landed: list[Landed]) -> pa.Table:
-    """The month's contract rows, each with its file's name and the municipality the name gives."""
-    if not landed:
-        return _empty_landed()
-    index = np.repeat(np.arange(len(landed)), [item.rows.num_rows for item in landed])
-    table = pa.concat_tables([item.rows for item in landed], promote_options="permissive")
-    names = pa.array([item.path.name for item in landed], pa.string())
-    codes = pa.array([item.municipality_code for item in landed], pa.string())
-    return table.append_column("source_file", names.take(index)).append_column(
-        "file_municipality_code", codes.take(index)
-    )
-
-
-def _empty_landed() -> pa.Table:
-    from pipelines.stage1_landing.read import TEXT_FIELDS
-
-    text = [f for f in TEXT_FIELDS if f not in ("date_received", "decision_date")]
-    names = ["row_number", *text, "date_received_raw", "decision_date_raw", "list_separator", "dialect"]
-    schema = {n: pa.string() for n in names} | {"row_number": pa.int32()}
-    schema |= {"source_file": pa.string(), "file_municipality_code": pa.string()}
-    return pa.table({n: pa.array([], t) for n, t in schema.items()})
-
-
-def connect(threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
-    # Row-level data must never be spilled to disk: keep DuckDB entirely in memory.
-    con.execute("SET temp_directory = ''")
-    if threads is not None:
-        con.execute(f"SET threads = {int(threads)}")
-    con.register("code_reporters", code_table("reporters"))
-    return con
 
 
 def _process(
@@ -494,19 +383,6 @@ def _write_accepted(con: duckdb.DuckDBPyConnection, out: Path, key: PseudonymKey
     )
 
 
-def _reason_table() -> pa.Table:
-    spec = quarantine_reasons()
-    entries = spec["rules"] + spec.get("structural", [])
-    return pa.table(
-        {
-            "code": [e["code"] for e in entries],
-            "field": [e["field"] for e in entries],
-            "text_sv": [e["sv"] for e in entries],
-            "text_en": [e["en"] for e in entries],
-        }
-    )
-
-
 def _write_quarantine(con: duckdb.DuckDBPyConnection, landed: list[Landed], out: Path, month: str) -> None:
     build_quarantine(con, landed)
     con.execute(
@@ -516,85 +392,10 @@ def _write_quarantine(con: duckdb.DuckDBPyConnection, landed: list[Landed], out:
     write_analyst_csv(con.sql("SELECT * FROM quarantine_out").to_arrow_table(), out / QUARANTINE_CSV)
 
 
-def build_quarantine(con: duckdb.DuckDBPyConnection, landed: list[Landed]) -> None:
-    """Temp table ``quarantine_out``: rejected rows with every reason, masked so no personnummer
-    can be read from them, plus records the reader could not split into fields."""
-    structural = [(item.path.name, row, reason) for item in landed for row, reason in item.unreadable_rows]
-    con.register(
-        "unreadable",
-        pa.table(
-            {
-                "source_file": pa.array([s[0] for s in structural], pa.string()),
-                "row_number": pa.array([s[1] for s in structural], pa.int32()),
-                "reason": pa.array([s[2] for s in structural], pa.string()),
-            }
-        ),
-    )
-    con.register("reason_texts", _reason_table())
-    con.register("suggestions", suggestions(con))
-    masked = {
-        name: mask_sql(name)
-        for name in (
-            "report_id",
-            "date_received_raw",
-            "reporter",
-            "causes",
-            "outcome",
-            "decision_date_raw",
-            "org_unit",
-        )
-    }
-    masked_sql = ", ".join(f"{expr} AS {name}" for name, expr in masked.items())
-    con.execute(
-        f"""CREATE TEMP TABLE quarantine AS
-        SELECT source_file, row_number::INTEGER AS row_number, reasons,
-               (SELECT string_agg(s.field || ': ' || s.suggestion, '; ' ORDER BY s.field, s.suggestion)
-                FROM suggestions s
-                WHERE (s.field = 'reporter' AND s.value = c.reporter)
-                   OR (s.field = 'outcome' AND s.value = c.outcome)
-                   OR (s.field = 'causes' AND list_contains(c.cause_list, s.value))) AS suggestion,
-               {mask_sql("municipality_code")} AS municipality_code, regexp_replace(personal_number, '[^+ -]', 'X', 'g') AS personal_number_masked,
-               {masked_sql}
-        FROM checked c WHERE len(reasons) > 0
-        UNION ALL BY NAME
-        SELECT source_file, row_number, [reason] AS reasons FROM unreadable"""
-    )
-    con.execute(
-        """CREATE TEMP TABLE quarantine_out AS
-        SELECT q.*, (SELECT string_agg(t.text_sv, ' ' ORDER BY list_position(q.reasons, t.code))
-                     FROM reason_texts t WHERE list_contains(q.reasons, t.code)) AS reason_text
-        FROM quarantine q ORDER BY source_file, row_number"""
-    )
-
-
-FORMULA_START = re.compile(r"^[=+\-@\t\r]")
-
-
-def neutralise(value: object) -> str:
-    """Text a spreadsheet would execute as a formula gets a leading apostrophe (OWASP CSV injection)."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        value = ",".join(str(v) for v in value)
-    text = str(value).replace("\x00", "␀")  # a NUL byte breaks Excel's CSV import
-    return "'" + text if FORMULA_START.match(text) else text
-
-
-def write_analyst_csv(table: pa.Table, path: Path) -> None:
-    """Semicolon CSV with BOM: opens with åäö intact in Swedish Excel."""
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
-        writer = csv.writer(fh, delimiter=";")
-        writer.writerow(table.column_names)
-        for row in table.to_pylist():
-            writer.writerow([neutralise(v) for v in row.values()])
-
-
 def _write_feedback(
     con: duckdb.DuckDBPyConnection, landed: list[Landed], out: Path, result: MonthLoad
 ) -> None:
     """The analyst's feedback for every file, read or rejected, beside the quarantine."""
-    from pipelines.stage2_pseudonymise.feedback import file_reason, summaries, write_feedback
-
     rejected = [
         {
             "file": f.source_file,

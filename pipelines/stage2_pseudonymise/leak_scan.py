@@ -60,7 +60,8 @@ class Needles:
 
 def needles_from_landing(landing: Path) -> Needles:
     """Every personnummer value delivered in the landing folder, read the way the pipeline reads it."""
-    from pipelines.stage1_landing.read import FileRejected, read_extract
+    from pipelines.stage1_landing.delivery import FileRejected
+    from pipelines.stage1_landing.read import read_extract
 
     values: list[str] = []
     for path in sorted(landing.iterdir()) if landing.exists() else []:

@@ -18,14 +18,14 @@ import duckdb
 
 from pipelines.core import db
 from pipelines.core.atomic import atomic_dir
+from pipelines.core.digest import sha256_of
+from pipelines.core.files import REGISTER_DIGEST_FILE as DIGEST_FILE
+from pipelines.core.files import REGISTER_FILE
 from pipelines.core.schemas import code_table
 from pipelines.core.settings import Paths, settings
-from pipelines.stage2_pseudonymise.ingest import sha256_of
 
-REGISTER_FILE = "register.parquet"
-# Beside each partition: the SHA-256 of its register file. What was derived from a partition is valid only
-# while the same content is in place (stage 4's carried state checks it).
-DIGEST_FILE = "register.parquet.sha256"
+# Beside each partition, DIGEST_FILE holds the SHA-256 of its register file. What was derived from a partition
+# is valid only while the same content is in place (stage 4's carried state checks it).
 KEY = "municipality_code, report_id"
 
 

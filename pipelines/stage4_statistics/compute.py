@@ -41,6 +41,7 @@ import duckdb
 
 from pipelines.core import db
 from pipelines.core.atomic import atomic_dir
+from pipelines.core.files import STATISTICS_FILE
 from pipelines.core.schemas import code_table, statistics_spec
 from pipelines.core.settings import Paths, settings
 from pipelines.stage2_pseudonymise.validate import expand
@@ -48,7 +49,6 @@ from pipelines.stage3_register.register import KEY, REGISTER_FILE
 from pipelines.stage4_statistics import state
 from pipelines.stage4_statistics.population import build_population
 
-STATISTICS_FILE = "data.parquet"
 # Statistics computed at once when continuing from a carried state (each on its own DuckDB cursor).
 STATISTICS_AT_ONCE = 2
 GROUP = ["period_type", "period", "geo_level", "geo_code"]

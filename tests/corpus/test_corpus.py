@@ -16,7 +16,8 @@ import pytest
 from pipelines.cli import main
 from pipelines.core import db
 from pipelines.core.settings import Paths, settings
-from pipelines.stage1_landing.read import FileRejected, read_extract
+from pipelines.stage1_landing.delivery import FileRejected
+from pipelines.stage1_landing.read import read_extract
 from pipelines.stage2_pseudonymise.ingest import (
     FEEDBACK_FOLDER,
     LEDGER_FILE,

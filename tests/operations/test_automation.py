@@ -183,10 +183,10 @@ def test_retention_deletes_runs_older_than_the_setting_and_keeps_recent_ones() -
 
 
 def test_the_sensor_waits_while_a_command_line_load_holds_the_lock(home: Paths) -> None:
-    from pipelines.core.run import _load_lock
+    from pipelines.core.instance import load_lock
 
     write_semicolon(home.landing / "0180_2025-03.csv", [_row("2025-03")])
-    with _load_lock() as locked:
+    with load_lock() as locked:
         assert locked
         waiting = _tick()
         assert isinstance(waiting, SkipReason) and "command line" in waiting.skip_message
@@ -198,7 +198,8 @@ def test_a_command_line_load_refuses_while_a_daemon_run_is_active(home: Paths, k
     from dagster._core.storage.dagster_run import DagsterRun
     from dagster._core.utils import make_new_run_id
 
-    from pipelines.core.run import STARTED_BY, ensure_instance, run_months
+    from pipelines.core.instance import STARTED_BY, ensure_instance
+    from pipelines.run import run_months
 
     write_semicolon(home.landing / "0180_2025-03.csv", [_row("2025-03")])
     instance = ensure_instance()

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.core import db
-from pipelines.core.run import run_months
 from pipelines.core.settings import Paths
+from pipelines.run import run_months
 from pipelines.stage4_statistics.deliveries import build_deliveries
 from tests.extracts import child, dash12, write_semicolon
 from tests.registers import history_across_years, write_partitions

@@ -6,8 +6,8 @@ import datetime as dt
 
 from dagster import AssetCheckResult
 
-from pipelines.core.run import run_months
 from pipelines.core.settings import Paths
+from pipelines.run import run_months
 from pipelines.stage2_pseudonymise import assets as stage2_assets
 from tests.extracts import child, dash12, write_semicolon
 

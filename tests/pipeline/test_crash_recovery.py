@@ -83,7 +83,7 @@ if KILL_AT >= 0:
 if __name__ == "__main__":
     assert os.getpgrp() == os.getpid(), "must lead its own process group (start_new_session)"
     os.environ["CRASH_GROUP"] = str(os.getpgrp())
-    from pipelines.core.run import run_months
+    from pipelines.run import run_months
 
     outcome = run_months(sys.argv[1], sys.argv[2])
     counter = os.environ["CRASH_COUNTER"]

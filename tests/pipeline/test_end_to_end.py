@@ -8,9 +8,9 @@ import pytest
 from dagster import AssetKey, DagsterInstance
 
 from pipelines.core import db
-from pipelines.core.run import run_months, run_release
 from pipelines.core.settings import Paths
 from pipelines.demo.generator import generate_demo
+from pipelines.run import run_months, run_release
 from pipelines.stage2_pseudonymise.leak_scan import needles_from_landing, scan
 
 SEED = 7

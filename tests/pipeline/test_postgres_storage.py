@@ -212,7 +212,8 @@ def _stop(run, pg_bin: Path, data: Path) -> None:
 
 RUN_ONE_MONTH = f"""
 import json
-from pipelines.core.run import ensure_instance, run_months
+from pipelines.core.instance import ensure_instance
+from pipelines.run import run_months
 outcome = run_months({MONTH!r})
 instance = ensure_instance()
 print(json.dumps({{

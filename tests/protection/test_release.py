@@ -100,7 +100,7 @@ def test_a_release_without_its_statistics_is_refused(released: Paths, tmp_path: 
 
 
 def test_the_release_runs_through_dagster_and_a_failed_audit_blocks_it(released: Paths, monkeypatch) -> None:
-    from pipelines.core.run import run_release
+    from pipelines.run import run_release
     from pipelines.stage5_protection import release
 
     outcome = run_release("2025-03")
@@ -232,7 +232,7 @@ def test_percentiles_hide_where_their_group_is_small(released: Paths) -> None:
 def test_a_release_clears_the_temporaries_a_killed_release_left(released: Paths) -> None:
     """kill -9 during `orostat release` leaves write-aside folders and files; the next release (not only
     the next load) removes them, and puts back a version moved aside just before its swap."""
-    from pipelines.core.run import run_release
+    from pipelines.run import run_release
 
     protected, published = released.protected, released.published / "release=2025-03"
     leftovers = [

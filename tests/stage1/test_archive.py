@@ -16,6 +16,8 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from pipelines.core import db
+from pipelines.core.digest import sha256_of
+from pipelines.core.files import LEDGER_FILE, REPORTS_FILE
 from pipelines.core.settings import Paths, settings
 from pipelines.stage1_landing.archive import (
     ArchiveError,
@@ -27,12 +29,12 @@ from pipelines.stage1_landing.archive import (
     archived_extracts,
     decrypt,
     encrypt_file,
-    key_ids,
     load_archive_key,
     retain_month,
     verify,
 )
-from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, REPORTS_FILE, load_month, sha256_of
+from pipelines.stage2_pseudonymise.ingest import load_month
+from pipelines.stage2_pseudonymise.key_check import key_ids
 from pipelines.stage2_pseudonymise.keyed_hash import load_key
 from tests.extracts import child, dash10, dash12, write_comma, write_semicolon
 

@@ -14,7 +14,8 @@ import pytest
 
 from pipelines.core.schemas import quarantine_reasons
 from pipelines.core.settings import PROJECT_ROOT, settings
-from pipelines.stage1_landing.read import FileRejected, is_delivery_name, parse_file_name, read_extract
+from pipelines.stage1_landing.delivery import FileRejected, is_delivery_name, parse_file_name
+from pipelines.stage1_landing.read import read_extract
 from tests.corpus.build import HEADER, MONTH, MUNICIPALITY, NAME, clean_rows, row, write_csv
 from tests.extracts import XLSX_HEADER, child, write_xlsx
 

@@ -9,12 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.stage1_landing.read import (
-    FileRejected,
-    land,
-    parse_extract,
-    read_extract,
-)
+from pipelines.stage1_landing.delivery import FileRejected
+from pipelines.stage1_landing.read import land, parse_extract, read_extract
 from tests.extracts import child, dash10, dash12, write_comma, write_semicolon, write_xlsx
 
 PNR = child(dt.date(2014, 6, 1))
@@ -215,14 +211,14 @@ MONTHS_FILES = USUAL.flatmap(lambda usual: st.lists(csv_file(usual), max_size=6)
 def test_csv_files_read_together_give_what_each_gives_alone(contents: list[bytes]) -> None:
     """Whatever the files hold, a file read with others has the header, rows and texts it has read alone,
     and a file that cannot be read that way is left to be read alone."""
-    from pipelines.stage1_landing.read import _read_csv, _text_format, read_csv_together
+    from pipelines.stage1_landing.csv_text import read_csv, read_csv_together, text_format
 
     together = read_csv_together(contents)
     assert len(together) == len(contents)
     for raw, read in zip(contents, together, strict=True):
         if read is None:
             continue
-        header, table, unreadable = _read_csv(raw, *_text_format(raw))
+        header, table, unreadable = read_csv(raw, *text_format(raw))
         assert read[0] == header and read[2] == unreadable == []
         assert read[1].to_pydict() == table.to_pydict()
 
@@ -230,7 +226,7 @@ def test_csv_files_read_together_give_what_each_gives_alone(contents: list[bytes
 def test_a_month_of_plain_csv_files_is_read_together(tmp_path: Path) -> None:
     """Files sharing header, encoding and delimiter are read in one call (the speed it exists for); a
     file with a quoted field, or alone in its kind, is read alone."""
-    from pipelines.stage1_landing.read import read_csv_together
+    from pipelines.stage1_landing.csv_text import read_csv_together
 
     plain = [b"Kommun;Id\n0180;A1\n0180;A2\n", b"Kommun;Id\r\n0114;B1", b"Kommun;Id\n1280;C1\n"]
     quoted = b'Kommun;Id\n0180;"A\n3"\n'
@@ -249,7 +245,7 @@ def test_a_month_of_plain_csv_files_is_read_together(tmp_path: Path) -> None:
 
 def test_a_small_windows_1252_file_ending_in_a_swedish_letter_is_not_taken_for_utf8(tmp_path: Path) -> None:
     """The allowance for a character cut by the 64 KiB sample does not apply to a file that fits in it."""
-    from pipelines.stage1_landing.read import _text_format
+    from pipelines.stage1_landing.csv_text import text_format
 
     raw = "Kommun;Ort\n0180;Tranå".encode("cp1252")
-    assert _text_format(raw) == ("cp1252", ";")
+    assert text_format(raw) == ("cp1252", ";")

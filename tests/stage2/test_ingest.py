@@ -196,7 +196,7 @@ def test_unchanged_month_is_not_redone_but_a_change_is(home: Paths, key, monkeyp
 
 
 def test_badly_named_landing_files_are_reported_masked(home: Paths) -> None:
-    from pipelines.stage2_pseudonymise.ingest import unrecognised_files
+    from pipelines.stage1_landing.landing import unrecognised_files
 
     (home.landing / "mars export.csv").write_text("x")
     (home.landing / f"{dash12(KID)}.csv").write_text("x")
@@ -205,7 +205,7 @@ def test_badly_named_landing_files_are_reported_masked(home: Paths) -> None:
 
 
 def test_a_month_is_found_by_the_period_its_name_gives_not_by_any_date_in_it(home: Paths) -> None:
-    from pipelines.stage2_pseudonymise.ingest import delivered_files, landing_files
+    from pipelines.stage1_landing.landing import delivered_files, landing_files
 
     home.landing.mkdir(parents=True, exist_ok=True)
     for name in [

@@ -1,40 +1,25 @@
-"""Run the monthly load through Dagster without the UI, against the persistent instance."""
+"""Run the monthly load and the monthly release through Dagster without the UI, against the persistent
+instance: what ``orostat load``, ``orostat release``, ``orostat demo`` and ``orostat rotate-key`` call.
+
+It sits at the top beside ``definitions.py``, because it runs the jobs defined there."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dagster import AssetCheckSeverity, DagsterEventType, DagsterInstance
 
+from pipelines.core.instance import (
+    KEY_ROTATION,
+    ORCHESTRATED_JOBS,
+    STARTED_BY,
+    ensure_instance,
+    load_lock,
+    lock_path,
+)
 from pipelines.core.partitions import months_between
-from pipelines.core.settings import PROJECT_ROOT, paths
-
-# Dagster behaviour set by environment variables in every process that creates runs (this one; for the
-# webserver and daemon, the Makefile's `dev` target and the README's deployment notes set the same).
-# A run over a range of partitions records one "materialization planned" event per asset instead of one
-# per asset and month: 10 events instead of 1,200 before a 10-year backfill's first step (≈ 8 s of
-# SQLite writes on one core). Dagster's price, documented by it: partitions of a failed range run are not
-# marked failed (they show as missing); orostat's own ledger and `orostat status` do not use that mark.
-DAGSTER_ENVIRONMENT = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
-
-
-def ensure_instance() -> DagsterInstance:
-    """The instance under ``$DAGSTER_HOME`` (default ``$OROSTAT_HOME/dagster``), configured by dagster.yaml."""
-    home = os.environ.get("DAGSTER_HOME") or str(paths().dagster_home)
-    os.environ["DAGSTER_HOME"] = home
-    for name, value in DAGSTER_ENVIRONMENT.items():
-        os.environ.setdefault(name, value)
-    os.makedirs(home, exist_ok=True)
-    config = os.path.join(home, "dagster.yaml")
-    if not os.path.exists(config):
-        shutil.copyfile(PROJECT_ROOT / "dagster.yaml", config)
-    return DagsterInstance.get()
+from pipelines.core.settings import paths
+from pipelines.definitions import defs
 
 
 @dataclass
@@ -55,9 +40,6 @@ def run_months(first: str, last: str | None = None, rotation: bool = False) -> R
     return _guarded_run(first, last, "monthly_load", {KEY_ROTATION: "true"} if rotation else {})
 
 
-ORCHESTRATED_JOBS = ("monthly_load", "monthly_release")
-STARTED_BY = "orostat/started_from"  # tag on runs this module executes in process
-KEY_ROTATION = "orostat/key_rotation"  # tag on the run of `orostat rotate-key`: a new key is expected
 _STATES = {
     "QUEUED": "queued",
     "NOT_STARTED": "queued",
@@ -91,33 +73,6 @@ def _refused_while_daemon_runs(instance: DagsterInstance) -> RunOutcome | None:
     )
 
 
-def load_in_progress() -> bool:
-    """Whether a command-line load or release holds the installation's lock right now (for the sensor)."""
-    with _load_lock() as locked:
-        return not locked
-
-
-def _lock_path() -> Path:
-    return paths().home / ".orostat-load.lock"
-
-
-@contextmanager
-def _load_lock() -> Iterator[bool]:
-    """One load at a time per installation: in-process runs do not pass Dagster's run queue."""
-    path = _lock_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def run_release(month: str) -> RunOutcome:
     """One Dagster run of ``monthly_release`` for the as-of month (its statistics must be loaded)."""
     months_between(month, month)
@@ -126,10 +81,10 @@ def run_release(month: str) -> RunOutcome:
 
 def _guarded_run(first: str, last: str, job_name: str, tags: dict[str, str] | None = None) -> RunOutcome:
     """Run ``job_name`` unless another load holds the installation's lock or the daemon is running one."""
-    with _load_lock() as locked:
+    with load_lock() as locked:
         if not locked:
             return RunOutcome(
-                "", False, [f"Another load is running on {paths().home} (lock {_lock_path()})."], {}
+                "", False, [f"Another load is running on {paths().home} (lock {lock_path()})."], {}
             )
         instance = ensure_instance()  # one instance per run: each costs ≈ 0.1 s to set up
         return _refused_while_daemon_runs(instance) or _run(instance, first, last, job_name, tags or {})
@@ -142,8 +97,6 @@ def _run(
     job_name: str = "monthly_load",
     extra_tags: dict[str, str] | None = None,
 ) -> RunOutcome:
-    from pipelines.definitions import defs
-
     job = defs.resolve_job_def(job_name)
     quiet = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     tags = {STARTED_BY: "command line"} | (extra_tags or {})

@@ -35,8 +35,9 @@ def _console() -> Console:
     return Console(width=max(Console().width, 160))
 
 
-def print_status(home: Paths, month: str | None = None) -> int:
-    """Print the per-month summary (or one month's per-municipality detail); return the exit code."""
+def print_status(home: Paths, month: str | None = None, kommun: str | None = None) -> int:
+    """Print the per-month summary, one month's per-municipality detail, or one municipality's months;
+    return the exit code."""
     months = _as_of_months(home, "deliveries")
     if not months:
         print("Nothing loaded yet: run `orostat load --month YYYY-MM` (or `make demo`).", file=sys.stderr)
@@ -44,9 +45,12 @@ def print_status(home: Paths, month: str | None = None) -> int:
     if month and month not in months:
         print(f"Extract month {month} is not loaded (loaded: {months[0]} … {months[-1]}).", file=sys.stderr)
         return 2
-    problems = _print_months(home, month)
-    if month:
-        _print_month_detail(home, month)
+    if kommun:
+        problems = _print_municipality(home, kommun, month)
+    else:
+        problems = _print_months(home, month)
+        if month:
+            _print_month_detail(home, month)
     _print_keys_and_statistics(home, months[-1])
     return 1 if problems else 0
 
@@ -86,23 +90,22 @@ def _print_month_detail(home: Paths, month: str) -> None:
     rows = db.rows(
         f"""SELECT d.municipality_code, d.municipality_name, files_loaded, files_rejected, files_superseded,
                    rows_in, accepted, quarantined, coalesce(printf('%.2f %%', 100 * rejection_rate), ''),
-                   undecided_over_deadline, late_decisions, coalesce(rejected_updates, 0),
-                   coalesce(string_agg(r.reason || ' ' || r.rows, ', ' ORDER BY r.reason), '')
+                   undecided_over_deadline, late_decisions, coalesce(rejected_updates, 0)
             FROM read_parquet('{folder}', union_by_name = true) d
-            LEFT JOIN read_parquet('{reasons}') r USING (municipality_code)
             WHERE delivered OR files_rejected > 0
-            GROUP BY ALL ORDER BY d.municipality_code"""
+            ORDER BY d.municipality_code"""
     )
     table = Table(title=f"Extract month {month}, per municipality")
     for header in ["code", "municipality", "files", "rejected", "superseded", "rows", "accepted"]:
         table.add_column(header, justify="left" if header == "municipality" else "right")
-    for header in ["quarantined", "rate", "undecided >14 d", "late decisions", "rejected updates", "reasons"]:
-        table.add_column(header, justify="left" if header == "reasons" else "right", overflow="fold")
-    for code, name, *figures, rate, undecided, late, updates, why in rows:
+    for header in ["quarantined", "rate", "undecided >14 d", "late decisions", "rejected updates"]:
+        table.add_column(header, justify="right")
+    for code, name, *figures, rate, undecided, late, updates in rows:
         later = (f"{undecided:,}", f"{late:,}", f"{updates:,}")
-        table.add_row(code, name, *(f"{n:,}" for n in figures), rate, *later, why)
+        table.add_row(code, name, *(f"{n:,}" for n in figures), rate, *later)
     _console().print(table)
-    if any(row[-2] for row in rows):
+    _print_reasons(reasons, f"Quarantine reasons in extract month {month}")
+    if any(row[-1] for row in rows):
         print(
             "Rejected updates: quarantined rows for reports an earlier extract delivered; each such report "
             "stays as that extract had it (usually undecided) until a corrected file is loaded."
@@ -113,6 +116,62 @@ def _print_month_detail(home: Paths, month: str) -> None:
     )
     names = ", ".join(name for (name,) in missing)
     print(f"Missing ({len(missing)} of 290): {_truncate(names, 600) or 'none'}")
+
+
+def _print_reasons(reasons_file, title: str, where: str = "true") -> None:
+    """One row per municipality and reason: a reason code is never split across lines."""
+    rows = db.rows(
+        f"""SELECT municipality_code, reason, sum(rows) AS n
+            FROM read_parquet('{reasons_file}', hive_partitioning = false)
+            WHERE {where} GROUP BY ALL ORDER BY municipality_code, n DESC, reason"""
+    )
+    if not rows:
+        return
+    table = Table(title=title)
+    for header in ["code", "reason", "rows"]:
+        table.add_column(header, justify="right" if header == "rows" else "left", no_wrap=True)
+    for code, reason, count in rows:
+        table.add_row(code, reason, f"{count:,}")
+    _console().print(table)
+
+
+def _print_municipality(home: Paths, kommun: str, month: str | None) -> bool:
+    """One municipality's deliveries per extract month (or the one month asked for), then its reasons."""
+    glob = home.statistics / "deliveries" / "as_of_month=*" / STATISTICS_FILE
+    where = f"municipality_code = '{kommun}'" + (f" AND as_of_month = '{month}'" if month else "")
+    rows = db.rows(
+        f"""SELECT as_of_month, municipality_name, delivered, files_loaded, files_rejected, files_superseded,
+                   rows_in, accepted, quarantined, rows_in - accepted - quarantined,
+                   undecided_over_deadline, late_decisions, coalesce(rejected_updates, 0)
+            FROM read_parquet('{glob}', hive_partitioning = false, union_by_name = true)
+            WHERE {where} ORDER BY as_of_month"""
+    )
+    name = rows[0][1] if rows else kommun
+    table = Table(title=f"{kommun} {name}: deliveries per extract month")
+    headers = ["extract month", "delivered", "files", "rejected", "superseded", "rows", "accepted"]
+    for header in [
+        *headers,
+        "quarantined",
+        "unreconciled",
+        "undecided >14 d",
+        "late decisions",
+        "rejected updates",
+    ]:
+        table.add_column(header, justify="right")
+    problems = False
+    for as_of, _, delivered, *figures in rows:
+        rejected, unreconciled = figures[1], figures[6]
+        problems |= not delivered or rejected > 0 or unreconciled != 0
+        table.add_row(as_of, "yes" if delivered else "MISSING", *(f"{n:,}" for n in figures))
+    _console().print(table)
+    partition = f"as_of_month={month}" if month else "as_of_month=*"
+    if list((home.statistics / "deliveries_by_reason").glob(f"{partition}/{STATISTICS_FILE}")):
+        reasons = home.statistics / "deliveries_by_reason" / partition / STATISTICS_FILE
+        span = month or "all extract months"
+        _print_reasons(
+            reasons, f"{kommun} {name}: quarantine reasons, {span}", f"municipality_code = '{kommun}'"
+        )
+    return problems
 
 
 def _print_keys_and_statistics(home: Paths, latest: str) -> None:
