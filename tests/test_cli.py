@@ -39,9 +39,10 @@ def test_summary_before_any_load(capsys, home) -> None:
 def test_a_second_concurrent_load_is_refused(home) -> None:
     import fcntl
 
-    from pipelines.core.run import _lock_path, run_months
+    from pipelines.core.instance import lock_path
+    from pipelines.run import run_months
 
-    with _lock_path().open("w") as fh:
+    with lock_path().open("w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         outcome = run_months("2025-03")
     assert not outcome.success and "Another load is running" in outcome.errors[0]
@@ -56,7 +57,7 @@ def test_backfill_refuses_reversed_malformed_and_overlong_ranges(capsys, home) -
 
     limits = dict(settings_module.settings()["operations"], max_backfill_years=1)
     patched = dict(settings_module.settings(), operations=limits)
-    import pipelines.cli as cli
+    import pipelines.cli.load as cli
 
     cli.settings = lambda: patched  # type: ignore[assignment]
     try:
@@ -189,18 +190,18 @@ def test_the_demo_refuses_an_unusable_key_in_one_line(capsys, home, monkeypatch)
 
 
 def test_a_key_file_readable_by_others_warns_and_can_be_refused(capsys, home, monkeypatch) -> None:
-    import pipelines.stage2_pseudonymise.keyed_hash as keyed_hash
+    import pipelines.core.keys as keys
 
     monkeypatch.delenv("OROSTAT_KEY", raising=False)
     monkeypatch.setenv("OROSTAT_KEY_FILE", str(_key_file(home, "open.key", _HEX + "\n", 0o644)))
-    monkeypatch.setattr(keyed_hash, "_WARNED", {})
+    monkeypatch.setattr(keys, "_WARNED", {})
     _deliver(home)
     assert main(["load", "--month", "2025-03"]) == 0  # the default is to warn, as ssh would
     err = capsys.readouterr().err
     assert err.count("UNPROTECTED KEY FILE: permissions 0644") == 1 and _HEX not in err
-    assert keyed_hash.key_file_warnings()  # what the asset repeats in the run's log
-    monkeypatch.setattr(keyed_hash, "_WARNED", {})
-    monkeypatch.setattr(keyed_hash, "_file_permission_policy", lambda: "refuse")
+    assert keys.key_file_warnings()  # what the asset repeats in the run's log
+    monkeypatch.setattr(keys, "_WARNED", {})
+    monkeypatch.setattr(keys, "_file_permission_policy", lambda: "refuse")
     assert main(["load", "--month", "2025-03"]) == 2
     err = capsys.readouterr().err
     assert "UNPROTECTED KEY FILE: permissions 0644" in err and "chmod 600" in err
@@ -208,8 +209,8 @@ def test_a_key_file_readable_by_others_warns_and_can_be_refused(capsys, home, mo
 
 
 def test_a_changed_key_is_refused_before_any_work_with_what_to_do(capsys, home, monkeypatch) -> None:
-    from pipelines.core.run import run_months
-    from pipelines.stage1_landing.archive import key_ids
+    from pipelines.run import run_months
+    from pipelines.stage2_pseudonymise.key_check import key_ids
 
     monkeypatch.delenv("OROSTAT_KEY_FILE", raising=False)
     monkeypatch.setenv("OROSTAT_KEY", _HEX)
@@ -229,3 +230,119 @@ def test_a_changed_key_is_refused_before_any_work_with_what_to_do(capsys, home, 
     assert key_ids(home) == before
     assert sorted(p.name for p in home.pseudonymised.iterdir()) == months_before
     assert not (home.register / "extract_month=2025-04").exists()
+
+
+def _subcommands() -> dict[str, object]:
+    from pipelines.cli import parser
+
+    (action,) = [a for a in parser()._actions if a.dest == "command"]
+    return action.choices
+
+
+def test_every_subcommand_has_a_description_and_an_example() -> None:
+    commands = _subcommands()
+    assert {"demo", "load", "backfill", "status", "summary", "release", "query", "validate", "spec"} <= set(
+        commands
+    )
+    for name, sub in commands.items():
+        assert sub.description and len(sub.description) > 40, name
+        assert "examples:" in sub.epilog and f"orostat {name}" in sub.epilog, name
+
+
+def test_the_top_help_names_every_command(capsys) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in _subcommands()) and "`" not in out.split("positional")[0].replace(
+        "`orostat COMMAND --help`", ""
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["summary", "--as-of", "garbage"], "is not a month"),
+        (["summary", "--as-of", "2024-05"], "No statistics as of 2024-05"),
+        (["summary", "--kommun", "9999"], "is not a kommunkod"),
+        (["summary", "--lan", "02"], "is not a länskod"),
+        (["summary", "--lan", "01", "--kommun", "0180"], "not allowed with"),
+        (["status", "--kommun", "01"], "is not a kommunkod"),
+        (["status", "--month", "2025-3"], "is not a month"),
+        (["release", "--as-of", "x"], "is not a month"),
+        (["query", "SELECT 1", "--release", "2025"], "is not a month"),
+        (["query", "SELECT 1", "--output", "out.txt"], "No published release"),
+        (["load", "--month", "2025-03", "--from", "2025-01"], "Give --month"),
+        (["validate"], "the following arguments are required"),
+        (["spec", "--output", "/nonexistent/folder/spec.md"], "does not exist"),
+        (["nosuchcommand"], "invalid choice"),
+    ],
+)
+def test_bad_arguments_get_one_clear_line_and_exit_2(args, message, capsys, home) -> None:
+    (home.statistics / "reports" / "as_of_month=2025-03").mkdir(parents=True)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+
+
+def test_validate_writes_feedback_only_where_asked(tmp_path, monkeypatch, capsys) -> None:
+    import datetime as dt
+
+    from tests.extracts import child, dash12, write_semicolon
+
+    path = write_semicolon(
+        tmp_path / "0180_2025-03.csv",
+        [
+            [
+                "0180",
+                "R1",
+                dash12(child(dt.date(2015, 1, 1))),
+                "2025-03-02",
+                "XXX",
+                "V1",
+                "inleds",
+                "2025-03-04",
+                "",
+            ]
+        ],
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["validate", str(path)]) == 1  # a row would be quarantined (unknown reporter)
+    assert list(work.iterdir()) == [] and "--feedback" in capsys.readouterr().out
+    assert main(["validate", str(path), "--feedback", "rader.csv"]) == 1
+    assert [p.name for p in work.iterdir()] == ["rader.csv"]
+    assert main(["validate", str(path), "--feedback", "nowhere/rader.csv"]) == 2
+    assert "finns inte" in capsys.readouterr().err
+
+
+def test_a_rejected_file_is_explained_in_swedish_in_the_files_own_column_names(tmp_path, capsys) -> None:
+    path = tmp_path / "0180_2025-03.csv"
+    # The Swedish export without its municipality column: the closest dialect names what is missing.
+    path.write_text(
+        "AnmälanID;Personnummer;Inkomstdatum;Anmälare;Orsaker;Beslut;Beslutsdatum\nR1;;2025-03-02;POL;V1;inleds;\n",
+        encoding="utf-8-sig",
+    )
+    assert main(["validate", str(path)]) == 2
+    out = capsys.readouterr().out
+    assert "AVVISAS" in out and "Kommunkod" in out and "municipality_code" not in out
+    assert "närmast är 'semikolon_utf8'" in out and "lacks" not in out
+    assert main(["validate", str(path), "--english"]) == 2
+    assert "needs the columns: Kommunkod/Kommun" in capsys.readouterr().out
+
+
+def test_status_and_summary_for_one_municipality_and_county(capsys, home, key) -> None:
+    _deliver(home, ("2025-03",))
+    assert main(["load", "--month", "2025-03"]) == 0
+    capsys.readouterr()
+    assert main(["status", "--kommun", "0180"]) == 0
+    out = capsys.readouterr().out
+    assert "0180 Stockholm: deliveries per extract month" in out and "2025-03" in out
+    assert main(["status", "--kommun", "0114", "--month", "2025-03"]) == 1  # Upplands Väsby delivered nothing
+    assert "MISSING" in capsys.readouterr().out
+    assert main(["summary", "--kommun", "0180"]) == 0
+    out = capsys.readouterr().out
+    assert "Stockholm, as of extract 2025-03" in out and "2025-03" in out
+    assert main(["summary", "--lan", "01"]) == 0
+    assert "Stockholms län, as of extract 2025-03" in capsys.readouterr().out
+    assert main(["summary", "--lan", "25"]) == 0  # Norrbotten: no reports, said, not a crash
+    assert "no reports from this geography" in capsys.readouterr().out
