@@ -327,7 +327,7 @@ def test_a_rejected_file_is_explained_in_swedish_in_the_files_own_column_names(t
     assert "AVVISAS" in out and "Kommunkod" in out and "municipality_code" not in out
     assert "närmast är 'semikolon_utf8'" in out and "lacks" not in out
     assert main(["validate", str(path), "--english"]) == 2
-    assert "needs the columns: Kommunkod/Kommun" in capsys.readouterr().out
+    assert "needs the columns: Kommunkod/Kommun (municipality_code)" in capsys.readouterr().out
 
 
 def test_status_and_summary_for_one_municipality_and_county(capsys, home, key) -> None:

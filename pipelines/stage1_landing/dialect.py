@@ -51,9 +51,10 @@ def match_dialect(header: list[str], file_format: str) -> tuple[str, dict[str, s
         # Named as the dialect names the columns (never as the file's header cells, which are delivered
         # content): what the municipality must add.
         columns = ", ".join(_column_names(closest, f) for f in missing_by_dialect[closest])
+        fields = ", ".join(f"{_column_names(closest, f)} ({f})" for f in missing_by_dialect[closest])
         raise FileRejected(
             "okand_dialekt",
-            f"The header matches no known dialect; the closest, {closest!r}, needs the columns: {columns}.",
+            f"The header matches no known dialect; the closest, {closest!r}, needs the columns: {fields}.",
             f"Rubrikraden passar inget känt format; närmast är {closest!r}, som också behöver kolumnerna: {columns}.",
         )
     _, name, mapping = best
@@ -72,9 +73,10 @@ def _check_one_column_per_field(header: list[str], dialect: dict[str, Any]) -> N
     if doubled:
         # Field names, not header text: a header cell is delivered content.
         names = "; ".join(_column_names(dialect["dialect"], f) for f in doubled)
+        fields = "; ".join(f"{_column_names(dialect['dialect'], f)} ({f})" for f in doubled)
         raise FileRejected(
             "dubbel_kolumn",
-            f"The header has more than one column for the same field: {names} (dialect {dialect['dialect']!r}).",
+            f"The header has more than one column for the same field: {fields} (dialect {dialect['dialect']!r}).",
             f"Rubrikraden har mer än en kolumn för samma uppgift: {names} (format {dialect['dialect']!r}).",
         )
 

@@ -13,7 +13,7 @@ import pytest
 from pipelines.core import db
 from pipelines.core.schemas import code_table, dialects
 from pipelines.core.settings import Paths
-from pipelines.stage2_pseudonymise import ingest
+from pipelines.stage2_pseudonymise import quarantine
 from pipelines.stage2_pseudonymise.ingest import QUARANTINE_FILE, REPORTS_FILE, load_month
 from pipelines.stage3_register.register import REGISTER_FILE, build_entries
 from tests.extracts import child, dash12, write_comma, write_semicolon
@@ -83,7 +83,7 @@ def test_a_code_is_quarantined_after_its_valid_to(home: Paths, key, monkeypatch:
     ended = pc.if_else(pc.equal(table["code"], "PRV"), "2025-12-31", table["valid_to"])
     patched = table.set_column(table.schema.get_field_index("valid_to"), "valid_to", ended.cast(pa.string()))
     monkeypatch.setattr(
-        ingest, "code_table", lambda name: patched if name == "reporters" else code_table(name)
+        quarantine, "code_table", lambda name: patched if name == "reporters" else code_table(name)
     )
     write_semicolon(
         home.landing / "0180_2026-01.csv",
