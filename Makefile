@@ -47,7 +47,7 @@ chromium:
 	$(call debian_package,chromium,command -v chromium,tests/stage6/test_report_in_browser.py)
 
 # The webserver and daemon create the runs of backfills started in the UI: one planned event per asset for
-# a range, as orostat's own runs (pipelines/core/run.py, DAGSTER_ENVIRONMENT).
+# a range, as orostat's own runs (pipelines/core/instance.py, DAGSTER_ENVIRONMENT).
 dev: export DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS ?= true
 dev: setup
 	@mkdir -p $(DAGSTER_HOME) && [ -f $(DAGSTER_HOME)/dagster.yaml ] || cp dagster.yaml $(DAGSTER_HOME)/
