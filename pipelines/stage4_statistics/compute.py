@@ -46,7 +46,7 @@ from pipelines.core.schemas import code_table, statistics_spec
 from pipelines.core.settings import Paths, settings
 from pipelines.stage2_pseudonymise.validate import expand
 from pipelines.stage3_register.register import KEY, REGISTER_FILE
-from pipelines.stage4_statistics import state
+from pipelines.stage4_statistics import due, state
 from pipelines.stage4_statistics.population import build_population
 
 # Statistics computed at once when continuing from a carried state (each on its own DuckDB cursor).
@@ -151,12 +151,14 @@ def _source(table: dict[str, Any], rows: str = "entries", uses: str = "") -> str
         if re.search(rf"\b{name}\b", used)
     )
     return f"""(SELECT *, strftime(month_received, '%Y-%m') AS period_month,
-                      strftime(month_received, '%Y') AS period_year{extra}
+                      strftime(month_received, '%Y') AS period_year,
+                      {due.due_month_sql()} AS {due.DUE_MONTH}{extra}
                FROM {rows}{joins} {where})"""
 
 
-def _events(table: dict[str, Any], since: str, uses: str) -> str:
+def _events(table: dict[str, Any], since: str, uses: str, with_due: bool = False) -> str:
     """Each register entry twice: +1 in the month it became current, −1 in the month it was replaced.
+    ``with_due``: also the signs of due counts (module ``due``).
 
     Only events after ``since`` (the month of the carried state, whose parts hold all earlier ones;
     '' without a state). An entry replaced by the first month that counts adds nothing to any as-of
@@ -166,11 +168,12 @@ def _events(table: dict[str, Any], since: str, uses: str) -> str:
     first = f"'{since}'" if since else "(SELECT min(as_of_month) FROM as_of)"
     current = f"(valid_to IS NULL OR valid_to > {first})"
     source = _source(table, uses=uses)
-    return f"""(SELECT valid_from AS event_month, 1 AS sign, * FROM {source}
+    plus, minus, third = due.events_sql(source, since, current) if with_due else ("", "", "")
+    return f"""(SELECT valid_from AS event_month, 1 AS sign{plus}, * FROM {source}
                 WHERE {current} AND valid_from > '{since}'
                 UNION ALL BY NAME
-                SELECT valid_to AS event_month, -1 AS sign, * FROM {source}
-                WHERE valid_to IS NOT NULL AND {current})"""
+                SELECT valid_to AS event_month, -1 AS sign{minus}, * FROM {source}
+                WHERE valid_to IS NOT NULL AND {current}{third})"""
 
 
 def _in_window(period: str, as_of: str) -> str:
@@ -212,8 +215,11 @@ def parts_sql(name: str, carried_from: Path | None = None, since: str = "") -> d
     counts = _summed(table)
     grouping, group_select = _grouping(table, "event_month")
     deltas = ", ".join(
-        [f"sum(sign * ({cond})::INTEGER) AS {m}" for m, cond in _counts(table).items()]
-        + [f"sum(sign * ({cond})::BIGINT * record_key) AS {m}" for m, cond in _key_sums(table).items()]
+        [f"sum({due.sign(table, m)} * ({cond})::INTEGER) AS {m}" for m, cond in _counts(table).items()]
+        + [
+            f"sum({due.sign(table, m)} * ({cond})::BIGINT * record_key) AS {m}"
+            for m, cond in _key_sums(table).items()
+        ]
     )
     parts = {
         "counted": f"""
@@ -221,7 +227,7 @@ def parts_sql(name: str, carried_from: Path | None = None, since: str = "") -> d
                  {", ".join(f"sum(d.{m})::BIGINT AS {m}" for m in counts)}
           FROM (SELECT {group_select}{"".join(", " + d for d in dims)}, event_month,
                        {", ".join(f"sum({m}) AS {m}" for m in counts)}
-                FROM ({_finest(table, f"event_month, {deltas}", _events(table, since, deltas))})
+                FROM ({_finest(table, f"event_month, {deltas}", _events(table, since, deltas, due.has_due(table)))})
                 GROUP BY {grouping}{_carried(carried_from, "counted", f"*, '{since}' AS event_month")}) d
           JOIN as_of a ON d.event_month <= a.as_of_month AND {_in_window("d.period", "a.as_of_month")}
           GROUP BY ALL"""
@@ -404,7 +410,9 @@ def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: li
     else:
         # The reports and children in the new extracts (few files), then one pass over the history.
         new = f"(SELECT * FROM {history} WHERE valid_from > '{since}')"
-        con.execute(f"CREATE OR REPLACE TABLE touched AS SELECT DISTINCT {KEY} FROM {new}")
+        # and the reports delivered in ``since``'s extract whose deadline passes later (module ``due``)
+        again = f"(SELECT * FROM {history} WHERE valid_from > '{since}' OR {due.touched_sql(since)})"
+        con.execute(f"CREATE OR REPLACE TABLE touched AS SELECT DISTINCT {KEY} FROM {again}")
         con.execute(f"CREATE OR REPLACE TABLE children AS SELECT DISTINCT child_pseudonym FROM {new}")
         reach = f"make_date({first_year}, 1, 1) - INTERVAL ({_lookup_reach_days()}) DAY"
         con.execute(

@@ -29,10 +29,11 @@ from pipelines.stage4_statistics import population
 from pipelines.stage4_statistics.compute import STATISTICS_FILE
 from pipelines.stage5_protection import cell_key as ck
 from pipelines.stage5_protection import cells as c
+from pipelines.stage5_protection import csv_files, data_quality, preliminary
 from pipelines.stage5_protection.model import PreviousRelease
 from pipelines.stage5_protection.primary import Rules
 from pipelines.stage5_protection.secondary import Protection, protect
-from pipelines.stage5_protection.symbols import MISSING, NOT_APPLICABLE, SUPPRESSED, to_kolada_csv_values
+from pipelines.stage5_protection.symbols import MISSING, NOT_APPLICABLE, SUPPRESSED
 
 CELLS_FILE = "cells.parquet"
 MANIFEST_FILE = "manifest.json"
@@ -482,7 +483,14 @@ def _write(
     for name, frame in main.items():
         mask, reasons = decision.masks[name]
         published[name] = _published(name, frame, decision.shown[name], mask, calendar, missing)
-        _write_table(out, name, published[name], meta)
+    marks = preliminary.flags(published[preliminary.SOURCE], calendar)
+
+    def write(name: str, frame: pd.DataFrame) -> None:  # every table with its preliminary flags
+        _write_table(out, name, preliminary.mark(frame, marks, calendar), meta)
+
+    for name, frame in main.items():
+        mask, reasons = decision.masks[name]
+        write(name, published[name])
         outcome.tables[name] = {
             "cells": len(frame),
             "suppressed_primary": int((mask & np.char.startswith(reasons.astype(str), "primary")).sum()),
@@ -496,14 +504,15 @@ def _write(
             outcome.tables[name]["mean_absolute_noise"] = (
                 round(float(np.abs(noise[counted]).mean()), 3) if counted.any() else 0.0
             )
-    _write_table(out, RATES, rates(published, rules().threshold), meta)
+    write(RATES, rates(published, rules().threshold))
     per_population = population_rates(home, published, rules().threshold)
     if per_population is not None:  # without a population file these rates are omitted, not invented
-        _write_table(out, POPULATION_RATES, per_population, meta)
+        write(POPULATION_RATES, per_population)
     shares = percentiles(home, calendar, rules().threshold, missing)
     if cell_key:
         shares = _percentiles_beyond_doubt(shares, published)
-    _write_table(out, PERCENTILES, shares, meta)
+    write(PERCENTILES, shares)
+    _write_table(out, data_quality.TABLE, data_quality.table(home, calendar), meta)
     if cell_key:
         _write_table(out, PTABLE, ck.Parameters.from_spec().ptable().frame(), meta)
     _write_table(out, AUDIT, decision.audit, meta)
@@ -555,10 +564,7 @@ def _write_table(out: Path, name: str, frame: pd.DataFrame, meta: dict[str, str]
     table = pa.Table.from_pandas(frame, preserve_index=False)
     table = table.replace_schema_metadata({k: str(v) for k, v in meta.items()} | {"table": name})
     pq.write_table(table, out / f"{name}.parquet", compression="zstd")
-    csv = frame.copy()
-    if "value" in csv and "status" in csv:
-        csv["value"] = to_kolada_csv_values(csv, not_applicable=csv["status"].eq(NOT_APPLICABLE))
-    csv.to_csv(out / f"{name}.csv", sep=";", index=False, encoding="utf-8-sig")
+    csv_files.write(out, name, frame)
 
 
 def _audit(result: Protection, main: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -37,6 +37,7 @@ class Point:
     label: str
     value: float | None  # None where not published
     status: str  # "" or the symbol
+    preliminary: bool = False  # the release's ``preliminary`` column: drawn lighter and hatched
 
     @property
     def shown(self) -> float | None:
@@ -101,7 +102,8 @@ def bars(title: str, points: Sequence[Point], fmt: str, horizontal: bool = False
     positions = range(len(points))
     values = [p.shown or 0 for p in points]
     draw = ax.barh if horizontal else ax.bar
-    draw(positions, values, color=palette()[0])
+    bars_drawn = draw(positions, values, color=palette()[0])
+    _mark_preliminary(bars_drawn, points)
     for i, p in enumerate(points):
         if p.shown is None:
             xy = (0, i) if horizontal else (i, 0)
@@ -119,8 +121,32 @@ def bars(title: str, points: Sequence[Point], fmt: str, horizontal: bool = False
     else:
         ax.set_xticks(list(positions), labels, rotation=90 if len(points) > 8 else 0)
         ax.yaxis.set_major_formatter(_axis_formatter(fmt))
+    _share_axis(ax, fmt, horizontal)
     ax.set_title(title, loc="left")
-    return Chart(_svg(fig), _describe(title, points, fmt))
+    return Chart(_svg(fig), _describe(title, points, fmt) + _preliminary_note(points))
+
+
+PRELIMINARY_ALPHA = 0.4  # a preliminary bar: lighter, hatched (not by colour alone)
+
+
+def _mark_preliminary(drawn, points: Sequence[Point]) -> None:
+    for patch, point in zip(drawn, points, strict=True):
+        if point.preliminary:
+            patch.set_alpha(PRELIMINARY_ALPHA)
+            patch.set_hatch("///")
+
+
+def _share_axis(ax, fmt: str, horizontal: bool = False) -> None:
+    """A chart of shares starts at 0 %: a cut axis makes 90 % against 97 % look like a doubling."""
+    if fmt == "percent" and horizontal:
+        ax.set_xlim(left=0)
+    elif fmt == "percent":
+        ax.set_ylim(bottom=0)
+
+
+def _preliminary_note(points: Sequence[Point]) -> str:
+    labels = [p.label for p in points if p.preliminary]
+    return f" Preliminärt (kan ändras, ljusare): {', '.join(labels)}." if labels else ""
 
 
 def lines(title: str, series: dict[str, Sequence[Point]], fmt: str) -> Chart:
@@ -130,11 +156,23 @@ def lines(title: str, series: dict[str, Sequence[Point]], fmt: str) -> Chart:
     for i, (name, points) in enumerate(series.items()):
         ys = [float("nan") if p.shown is None else p.shown for p in points]
         ax.plot([p.label for p in points], ys, marker=markers[i % 4], color=palette()[i], label=name)
+        late = [(p.label, y) for p, y in zip(points, ys, strict=True) if p.preliminary]
+        if late:  # preliminary periods: open markers over the line
+            ax.plot(
+                *zip(*late, strict=True),
+                linestyle="none",
+                marker=markers[i % 4],
+                color="white",
+                markeredgecolor=palette()[i],
+                zorder=3,
+            )
+    _share_axis(ax, fmt)
     ax.yaxis.set_major_formatter(_axis_formatter(fmt))
     ax.tick_params(axis="x", rotation=90)
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(0, -0.32))  # below: never over the data
     ax.set_title(title, loc="left")
-    return Chart(_svg(fig), _describe_series(title, series, fmt))
+    note = _preliminary_note(next(iter(series.values()), []))
+    return Chart(_svg(fig), _describe_series(title, series, fmt) + note)
 
 
 def grouped(title: str, groups: Sequence[str], series: dict[str, Sequence[Point]], fmt: str) -> Chart:
@@ -156,7 +194,8 @@ def grouped(title: str, groups: Sequence[str], series: dict[str, Sequence[Point]
     ax.xaxis.set_major_formatter(_axis_formatter(fmt))
     ax.legend(frameon=False)
     ax.set_title(title, loc="left")
-    return Chart(_svg(fig), _describe_series(title, series, fmt))
+    note = _preliminary_note(next(iter(series.values()), []))
+    return Chart(_svg(fig), _describe_series(title, series, fmt) + note)
 
 
 def comparison_svg(title: str, points: Sequence[Point], fmt: str) -> Chart:

@@ -52,12 +52,17 @@ def column_rows(table: str) -> list[tuple[str, str, str, str]]:
     elif table == "percentiles":
         rows += [_common("percentile"), _common("percentile_sv"), _common("unit")]
         rows.append(("value", "BIGINT", "dagar", common["value"]["en"]))
+    elif table == "data_quality":
+        rows += [_common("measure"), _common("measure_sv"), _common("unit")]
+        rows.append(("value", "DOUBLE", "see the measures below", common["value"]["en"]))
     else:
         rows += [_common("rate"), _common("rate_sv")]
         if table == "population_rates":
             rows.append(_common("population", unit="barn"))
         rows.append(("value", "DOUBLE", "see the rates below", common["value"]["en"]))
     rows.append(_common("status"))
+    if table in (*spec["tables"], *pub["derived_tables"]):  # every table with a period and an area
+        rows += [_common("preliminary"), _common("undecided")]
     return rows
 
 
@@ -84,6 +89,7 @@ def markdown(release: str | None = None) -> str:
     for name, table in spec["tables"].items():
         lines += _table_md(name, table)
     lines += _derived_md(spec, pub)
+    lines += _csv_md()
     lines += _code_lists_md(spec)
     lines += _examples_md()
     return "\n".join(lines) + "\n"
@@ -170,9 +176,59 @@ def _derived_md(spec: dict[str, Any], pub: dict[str, Any]) -> list[str]:
         lines += [f"## `{name}` – {derived['title_sv']}", "", f"{derived['title_en']}.", ""]
         lines += _columns_md(name)
         lines += ["| Code | Svenska | English | Unit | Definition |", "|---|---|---|---|---|"]
-        for code, item in spec[derived["spec"]].items():
+        items = spec[derived["spec"]]
+        if name == "data_quality":
+            lines += [_quality_md(code, item, items) for code, item in items["measures"].items()]
+            lines += ["", " ".join(_QUALITY_NOTE.split()).format(**items), ""]
+            continue
+        for code, item in items.items():
             lines.append(f"| `{code}` | {item['sv']} | {item['en']} | {item['unit']} | {_definition(item)} |")
         lines.append("")
+    return lines
+
+
+_QUALITY_NOTE = """The period is the extract month (not the month of arrival), from stage 4's delivery monitoring.
+Counts of rows and reports are published for riket and län only, rounded to the nearest {rounding} (half
+to even), so a handful is never visible; shares are computed from the rounded counts. A municipality is
+*complete* when it delivered, no file was rejected and at most {incomplete_share:.0%} of its rows were
+quarantined. A month without any load is `-` (missing). `preliminary` is true for the as-of month (a
+re-delivery can still change it)."""
+
+
+def _quality_md(code: str, item: dict[str, Any], items: dict[str, Any]) -> str:
+    levels = ", ".join(item["levels"])
+    if "share" in item:
+        how = f"`{item['share'][0]}` / `{item['share'][1]}` (rounded counts)"
+    else:
+        how = f"rounded to the nearest {items['rounding']}" if item.get("rounded") else "exact"
+    return f"| `{code}` | {item['sv']} | {item['en']} | {item['unit']} | {levels}; {how} |"
+
+
+def _csv_md() -> list[str]:
+    lines = [
+        "## CSV files",
+        "",
+        "Every table is published as Parquet and as two CSV files:",
+        "",
+        "| File | Separator | Decimal mark | Encoding | Not published | true/false |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, f in publishing_spec()["csv"].items():
+        missing = (
+            "symbol in `value` (`..`, `-`, `.`)" if f["symbols"] else "empty `value`, symbol in `status`"
+        )
+        encoding = "UTF-8 with BOM" if f["encoding"] == "utf-8-sig" else "UTF-8"
+        lines.append(
+            f"| `<table>{f['suffix']}` ({kind}) | `{f['sep']}` | `{f['decimal']}` | {encoding} | {missing} |"
+            f" {f['true']}/{f['false']} |"
+        )
+    lines += [
+        "",
+        "The Swedish file opens as numbers in Swedish Excel; in pandas: "
+        "`pd.read_csv(path, sep=';', decimal=',', encoding='utf-8-sig')`. The machine file: "
+        "`pd.read_csv(path)`.",
+        "",
+    ]
     return lines
 
 

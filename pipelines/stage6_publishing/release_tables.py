@@ -96,7 +96,8 @@ class Release:
         """Rows of one figure over the periods of a type, in period order (value, status, period)."""
         frame = self.tables[table]
         rows = _select(frame, where | {"geo_code": geo_code, "period_type": period_type})
-        return rows.sort_values("period")[["period", "value", "status"]].reset_index(drop=True)
+        columns = ["period", "value", "status", *(["preliminary"] if "preliminary" in rows else [])]
+        return rows.sort_values("period")[columns].reset_index(drop=True)
 
 
 def _select(frame: pd.DataFrame, where: dict[str, str]) -> pd.DataFrame:

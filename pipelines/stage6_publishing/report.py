@@ -74,9 +74,10 @@ def _figure_rows(release: Release, items: list[dict[str, Any]], geo: str) -> lis
 
 
 def _points(frame: pd.DataFrame, labels: list[str]) -> list[Point]:
+    prel = frame["preliminary"] if "preliminary" in frame else [False] * len(frame)
     return [
-        Point(label, None if pd.isna(v) else float(v), str(s or ""))
-        for label, v, s in zip(labels, frame["value"], frame["status"], strict=True)
+        Point(label, None if pd.isna(v) else float(v), str(s or ""), bool(p))
+        for label, v, s, p in zip(labels, frame["value"], frame["status"], prel, strict=True)
     ]
 
 

@@ -7,17 +7,21 @@ value is a number where published, else its symbol as text (``..``, ``-``, ``.``
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import pandas as pd
 import xlsxwriter
 
 from pipelines.core.atomic import atomic_file
 from pipelines.core.schemas import publishing_spec, release_spec
+from pipelines.core.settings import settings
+from pipelines.stage6_publishing.readable import write_readable
 from pipelines.stage6_publishing.release_tables import Release, symbols
 
-NUMBER_FORMATS = {"andel": "0.0%", "kvot": "0.00", "anmälningar per 1 000 barn": "0.0"}
+NUMBER_FORMATS = {"andel": "0.0%", "kvot": "0.00", "anmälningar per 1 000 barn": "0.0", "dagar": "0"}
 
 
 def workbook_path(folder: Path, release: str) -> Path:
@@ -32,10 +36,11 @@ def sheet_columns(name: str, frame: pd.DataFrame) -> list[tuple[str, str]]:
     if name in spec["tables"]:
         layout += [(f"{dim}_sv", d["sv"]) for dim, d in spec["tables"][name]["dimensions"].items()]
     else:
-        label = "rate_sv" if "rate_sv" in frame else "percentile_sv"
+        label = next(c for c in ("rate_sv", "percentile_sv", "measure_sv") if c in frame)
         layout.append((label, cols[label]["sv"]))
         layout += [(c, cols[c]["sv"]) for c in ("unit", "population") if c in frame]
-    return [*layout, ("value", cols["value"]["sv"])]
+    layout.append(("value", cols["value"]["sv"]))
+    return layout + [(c, cols[c]["sv"]) for c in ("preliminary", "undecided") if c in frame]
 
 
 def column_values(frame: pd.DataFrame, column: str) -> list[Any]:
@@ -46,6 +51,10 @@ def column_values(frame: pd.DataFrame, column: str) -> list[Any]:
         symbol = status.where(status != "", "-")
         values = frame["value"].astype(object).where(frame["value"].notna() & (status == ""), symbol)
         return [v if isinstance(v, str) else float(v) for v in values]
+    if column == "preliminary":
+        return ["ja" if bool(v) else "nej" for v in frame[column]]
+    if column == "undecided":
+        return [float(v) if pd.notna(v) else "-" for v in frame[column]]
     labels = {"period_type": pub["period_types"], "geo_level": pub["geo_levels"]}.get(column, {})
     text = frame[column].astype("string").fillna("")
     return [labels.get(t, t) for t in text]
@@ -57,11 +66,50 @@ def write_workbook(release: Release, folder: Path) -> Path:
     with atomic_file(target) as tmp:
         book = xlsxwriter.Workbook(str(tmp), options)
         bold = book.add_format({"bold": True})
+        book.set_properties(_properties(release))
         _about(book, release, bold)
+        write_readable(book, release)  # for people first, then the long tables for machines
         for name, frame in release.tables.items():
             _table_sheet(book, name, frame, bold)
         book.close()
+        _set_language(tmp, publishing_spec()["workbook"]["properties"]["language"])
     return target
+
+
+def _set_language(path: Path, language: str) -> None:
+    """Add ``dc:language`` to the core document properties: xlsxwriter writes the others, not this one.
+    The package is rewritten member by member (same order, same compression)."""
+    with zipfile.ZipFile(path) as old:
+        members = [(info, old.read(info.filename)) for info in old.infolist()]
+    tag = f"<dc:language>{escape(language)}</dc:language>".encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as new:
+        for info, data in members:
+            if info.filename == "docProps/core.xml" and b"<dc:language>" not in data:
+                data = data.replace(b"</cp:coreProperties>", tag + b"</cp:coreProperties>")
+            new.writestr(info, data)
+
+
+def _properties(release: Release) -> dict[str, str]:
+    """The document properties (title, author, language …) publishing.yaml declares."""
+    facts = {"release": release.release, "as_of_month": release.manifest["as_of_month"]}
+    return {
+        key: str(text).format(**facts) for key, text in publishing_spec()["workbook"]["properties"].items()
+    }
+
+
+def _row_formats(book: xlsxwriter.Workbook, name: str, frame: pd.DataFrame) -> list[Any] | None:
+    """Per row, the number format of its own unit where a table mixes units (rates: shares as
+    percentages beside ratios); None where one format fits the sheet."""
+    codes = next((frame[c] for c in ("rate", "measure") if c in frame), None)
+    if codes is None or codes.nunique() <= 1:
+        return None
+    spec = release_spec()
+    known = {
+        code: item["unit"] for group in ("rates", "population_rates") for code, item in spec[group].items()
+    }
+    units = frame["unit"] if "unit" in frame else codes.map(known)
+    cache = {u: book.add_format({"num_format": NUMBER_FORMATS.get(u, "#,##0")}) for u in units.unique()}
+    return [cache[u] for u in units]
 
 
 def _unit(name: str, frame: pd.DataFrame) -> str | None:
@@ -79,16 +127,15 @@ def _table_sheet(book: xlsxwriter.Workbook, name: str, frame: pd.DataFrame, bold
     sheet = book.add_worksheet(publishing_spec()["workbook"]["sheets"][name])
     layout = sheet_columns(name, frame)
     number = book.add_format({"num_format": NUMBER_FORMATS.get(_unit(name, frame) or "", "#,##0")})
-    if "rate" in frame and frame["rate"].nunique() > 1:
-        number = book.add_format({"num_format": "0.0000"})  # shares and ratios side by side
+    per_row = _row_formats(book, name, frame)  # shares and ratios side by side
     for col, (_, header) in enumerate(layout):
         sheet.write_string(0, col, header, bold)
     for col, (source, _) in enumerate(layout):
-        fmt = number if source == "value" else None
         for r, value in enumerate(column_values(frame, source), start=1):
             if isinstance(value, str):
                 sheet.write_string(r, col, value)
             else:
+                fmt = (per_row[r - 1] if per_row else number) if source == "value" else None
                 sheet.write_number(r, col, value, fmt)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, len(frame), len(layout) - 1)
@@ -108,6 +155,17 @@ def disclosure_text(manifest: dict) -> str:
     )
 
 
+def methodology_text(topic: str) -> str:
+    """A methodology rule of publishing.yaml in plain Swedish, its figures filled in from the specs."""
+    words = " ".join(publishing_spec()["methodology"][topic].split())
+    quality = release_spec()["data_quality"]
+    return words.format(
+        deadline_days=settings()["decisions"]["deadline_days"],
+        incomplete_share=float(quality["incomplete_share"]),
+        rounding=quality["rounding"],
+    ).replace("%", "\u00a0%")
+
+
 def about_lines(release: Release) -> list[tuple[str, str]]:
     """The rows of "Om statistiken": (label, text)."""
     m, spec, pub = release.manifest, release_spec(), publishing_spec()
@@ -122,6 +180,8 @@ def about_lines(release: Release) -> list[tuple[str, str]]:
         ("Röjandekontroll", disclosure_text(m)),
         ("Kommuner", "Kommuner redovisas för året hittills och förra året, inte per månad."),
     ]
+    lines += [("Preliminära uppgifter", methodology_text("preliminary"))]
+    lines += [("Datakvalitet", methodology_text("data_quality"))]
     lines += [(f"Symbol {s}", text) for s, text in symbols().items()]
     for name, table in spec["tables"].items():
         note = " ".join(str(table.get("note_sv", "")).split())

@@ -70,8 +70,15 @@ def test_reports_table_matches_pandas(statistics_home: Paths, seed: int, n: int)
         )
     national = _level(stats, "riket").set_index("period").sort_index()
     by_month = register.groupby("period")
-    decided = by_month["decided"].sum()
-    opened = by_month["outcome"].apply(lambda s: (s == "inleds").sum())
+    # The investigation rate is taken over the decided reports whose 14 days are over (as of 2025-03).
+    due = register.assign(due=_due(register, "2025-03")).groupby("period")["due"]
+    decided = register.assign(d=_due(register, "2025-03") & register.decided).groupby("period")["d"].sum()
+    opened = (
+        register.assign(o=_due(register, "2025-03") & register.outcome.eq("inleds"))
+        .groupby("period")["o"]
+        .sum()
+    )
+    assert national["due"].tolist() == due.sum().tolist()
     # Shares are rounded half away from zero (0.53125 -> 0.5313), as published statistics are.
     expected_rate = np.floor(opened / decided.where(decided > 0) * 10_000 + 0.5) / 10_000
     assert national["investigation_rate"].fillna(-1).tolist() == expected_rate.fillna(-1).tolist()
@@ -108,6 +115,32 @@ def test_category_tables_are_complete_grids_and_count_each_cause(statistics_home
     age_sex = _read(statistics_home, "reports_by_age_sex")
     assert set(age_sex.geo_level) == {"riket"}
     assert age_sex[age_sex.period_type == "month"].reports.sum() == register.child_identified.sum()
+
+
+def test_an_undecided_report_past_its_deadline_counts_against_the_14_day_share(
+    statistics_home: Paths,
+) -> None:
+    """Four reports of March 2025, as of March: one decided in 3 days, one undecided since 1 March
+    (deadline passed), one decided in 20 days, and one received on 30 March, decided the next day (its 14
+    days are not over: outside the basis). Dropping the undecided one would give 1/2, not 1/3."""
+    base = random_register(7, 4).assign(
+        municipality_code="0180", county_code="01", month_received=pd.Timestamp(2025, 3, 1).date()
+    )
+    days = [(1, "inleds", 3), (1, "ej_beslutat", None), (2, "inleds_ej", 20), (30, "inleds", 1)]
+    base = base.assign(
+        date_received=[pd.Timestamp(2025, 3, d).date() for d, _, _ in days],
+        outcome=[o for _, o, _ in days],
+        decided=[o in ("inleds", "inleds_ej") for _, o, _ in days],
+        days_to_decision=[t for _, _, t in days],
+    )
+    _write(statistics_home, base)
+    build_statistics(statistics_home, ["2025-03"], ["reports"])
+    row = _level(_read(statistics_home, "reports"), "riket").set_index("period").loc["2025-03"]
+    assert (row.due, row.due_within_deadline, row.due_decided, row.due_opened) == (3, 1, 2, 1)
+    assert row.share_decided_within_deadline == round(1 / 3, 4)
+    # the old basis (decided only) would have flattered: 2 of 3 decided were within 14 days
+    assert row.decided_within_deadline / row.decided > row.share_decided_within_deadline
+    assert row.investigation_rate == 0.5
 
 
 def test_written_schema_matches_the_output_contract(statistics_home: Paths) -> None:
@@ -147,6 +180,14 @@ def _history(seed: int, n: int) -> pd.DataFrame:
     return pd.DataFrame(entries)
 
 
+def _due(state: pd.DataFrame, month: str) -> pd.Series:
+    """Reports needing a decision (decided or undecided) whose 14 days are over at ``month``'s end."""
+    last_day = pd.Period(month, "M").end_time.normalize()
+    received = pd.to_datetime(state["date_received"])
+    needs = state["decided"].astype(bool) | state["outcome"].eq("ej_beslutat")
+    return needs & (received + pd.Timedelta(days=14) <= last_day)
+
+
 def _naive_as_of(entries: pd.DataFrame, month: str) -> pd.DataFrame:
     current = entries[entries.valid_from <= month].sort_values("valid_from")
     return current.groupby(["municipality_code", "report_id"]).tail(1)
@@ -178,6 +219,13 @@ def test_every_as_of_month_matches_the_naive_definition(statistics_home: Paths, 
                 == grouped["outcome"].apply(lambda s: (s == "ej_beslutat").sum()).sort_index().tolist()
             )
             assert rows["decided"].tolist() == grouped["decided"].sum().sort_index().tolist()
+            # The honest basis of the 14-day share: every report needing a decision whose deadline has
+            # passed by the month's end, an undecided one included (counted as not within).
+            due = _due(state, month)
+            by_group = state.assign(due=due, quick=due & state.decided & (state.days_to_decision <= 14))
+            by_group = by_group.groupby(["period", key] if key else ["period"])
+            assert rows["due"].tolist() == by_group["due"].sum().sort_index().tolist(), (month, level)
+            assert rows["due_within_deadline"].tolist() == by_group["quick"].sum().sort_index().tolist()
             assert (
                 rows["distinct_children"].tolist()
                 == grouped["child_pseudonym"].nunique().sort_index().tolist()
