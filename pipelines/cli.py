@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     query.add_argument("--release", help="release YYYY-MM (default: the latest published)")
     query.add_argument("--output", type=Path, help="write the result here: .csv or .parquet")
     query.add_argument("--csv", action="store_true", help="print the result as CSV (semicolon, UTF-8)")
+    serve = sub.add_parser(
+        "serve", help="serve the published releases over HTTP (PxWebApi 2.0, JSON-stat 2.0)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     sub.add_parser("rotate-key", help="rebuild every loaded month from the retained extracts with a new key")
     validate = sub.add_parser("validate", help="check an extract file without loading it (no key needed)")
     validate.add_argument("file", type=Path)
@@ -60,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         "backfill": _backfill,
         "rotate-key": _rotate_key,
         "query": _query,
+        "serve": _serve,
     }[args.command]
     from pipelines.stage2_pseudonymise.keyed_hash import KeyConfigurationError
 
@@ -507,6 +513,13 @@ def _print_result(result, args: argparse.Namespace) -> int:
     for row in result.slice(0, 50).to_pylist():
         table.add_row(*("" if v is None else str(v) for v in row.values()))
     Console().print(table)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from pipelines.api.server import serve
+
+    serve(args.host, args.port)
     return 0
 
 
