@@ -25,8 +25,12 @@ log = logging.getLogger("orostat.api")
 Handler = Callable[[Request, str], Awaitable[Response]]
 
 
-def create_app(home: Paths, calls: int | None = None, window: float | None = None) -> Starlette:
+def create_app(
+    home: Paths, calls: int | None = None, window: float | None = None, max_cells: int | None = None
+) -> Starlette:
+    """The API over ``home``'s published releases; the limits default to schemas/api.yaml's (tests lower them)."""
     spec = api_spec()
+    max_cells = max_cells or spec["max_data_cells"]
     limit = RateLimit(calls or spec["max_calls_per_time_window"], window or spec["time_window"])
 
     def route(path: str, handler: Handler, methods: tuple[str, ...] = ("GET",)) -> Route:
@@ -54,7 +58,7 @@ def create_app(home: Paths, calls: int | None = None, window: float | None = Non
         return Route(PREFIX + path, endpoint, methods=list(methods))
 
     async def config(request: Request, lang: str) -> Response:
-        return _json(_config(limit))
+        return _json(_config(limit, max_cells))
 
     async def tables(request: Request, lang: str) -> Response:
         return _json(_tables(home, request, lang))
@@ -86,7 +90,7 @@ def create_app(home: Paths, calls: int | None = None, window: float | None = Non
             items = selection.from_body(await request.body())
         else:
             items = selection.from_query(request.query_params)
-        chosen = selection.resolve(t, items)
+        chosen = selection.resolve(t, items, max_cells)
         if output == "json-stat2":
             return _json(jsonstat.cube(release, t, chosen, lang, _base(request)))
         mask, _ = jsonstat.locate(t, chosen)
@@ -136,14 +140,14 @@ def _release(home: Paths, request: Request) -> releases.Published:
     return releases.published(home, request.query_params.get("release"))
 
 
-def _config(limit: RateLimit) -> dict[str, Any]:
+def _config(limit: RateLimit, max_cells: int) -> dict[str, Any]:
     spec = api_spec()
     return {
         "apiVersion": spec["api_version"],
         "appVersion": "orostat 0.1.0",
         "languages": [{"id": lang, "label": label} for lang, label in spec["languages"].items()],
         "defaultLanguage": spec["default_language"],
-        "maxDataCells": spec["max_data_cells"],
+        "maxDataCells": max_cells,
         "maxCallsPerTimeWindow": limit.calls,
         "timeWindow": limit.window,
         "license": spec["license"],

@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from pipelines.api.spec import ApiError, api_spec
+from pipelines.api.spec import ApiError
 from pipelines.api.tables import GEO, LEVELS, PERIOD, PERIOD_TYPES, Dimension, Table
 
 Request = list[tuple[str, str | None, list[str]]]  # (variable, code list, value codes)
@@ -70,7 +70,7 @@ def default(table: Table) -> dict[str, list[str]]:
     }
 
 
-def resolve(table: Table, items: Request | None) -> dict[str, list[str]]:
+def resolve(table: Table, items: Request | None, max_cells: int) -> dict[str, list[str]]:
     """Codes per dimension, in the dimension's order; errors name the variable, code or code list."""
     if items is None:
         chosen = default(table)
@@ -88,8 +88,8 @@ def resolve(table: Table, items: Request | None) -> dict[str, list[str]]:
                     raise ApiError(400, "mandatory", variable=dim.code)
                 chosen[dim.code] = [dim.elimination]
     cells = math.prod(len(codes) for codes in chosen.values())
-    if cells > api_spec()["max_data_cells"]:
-        raise ApiError(403, "too_many_cells", cells=cells, max=api_spec()["max_data_cells"])
+    if cells > max_cells:
+        raise ApiError(403, "too_many_cells", cells=cells, max=max_cells)
     return {d.code: chosen[d.code] for d in table.dimensions}
 
 
