@@ -17,7 +17,7 @@ extracts of Sweden's municipalities: pseudonymised, disclosure-controlled, publi
 
 For a municipality:  validate, spec
 For the operator:    load, backfill, status, summary, release, rotate-key, demo
-For a researcher:    query
+For a researcher:    query, serve
 
 `orostat COMMAND --help` describes a command and gives examples."""
 

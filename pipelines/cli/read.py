@@ -65,6 +65,38 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     query.add_argument("--release", type=month, help="release YYYY-MM (default: the latest published)")
     query.add_argument("--output", type=Path, help="write the result here: .csv or .parquet")
     query.add_argument("--csv", action="store_true", help="print the result as CSV (semicolon, UTF-8)")
+    serve = add_command(
+        sub,
+        "serve",
+        _serve,
+        "serve the published releases over HTTP (PxWebApi 2.0, JSON-stat 2.0)",
+        "A read-only open-data API over the published releases only (never the internal statistics):\n"
+        "PxWebApi 2.0 under /api/v2, JSON-stat 2.0, CSV, XLSX or Parquet, Swedish or English (docs/api.md).",
+        ["orostat serve", "orostat serve --host 0.0.0.0 --port 8080"],
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=port, default=8000, help="port to listen on (default 8000)")
+
+
+def port(text: str) -> int:
+    """An argparse type: a TCP port."""
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: a number 1–65535, e.g. 8000")
+    return int(text)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import socket
+
+    from pipelines.api.server import serve
+
+    with socket.socket() as probe:  # a port in use is a clear line, not uvicorn's traceback-like log
+        try:
+            probe.bind((args.host, args.port))
+        except OSError as err:
+            raise CommandError(f"Cannot listen on {args.host}:{args.port}: {err.strerror}.") from None
+    serve(args.host, args.port)
+    return 0
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -34,17 +34,17 @@ def _release(context: AssetExecutionContext) -> "tuple[Release, Path]":
 
 @asset(partitions_def=monthly, deps=["protected_release"], group_name=GROUP, kinds={"duckdb", "parquet"})
 def research_database(context: AssetExecutionContext) -> MaterializeResult:
-    """The release's tables (Parquet, CSV, audit, manifest) in ``tabeller/`` and ``orostat.duckdb`` with one view
-    per table over them by relative path, ``release_info`` and ``data_dictionary``; query it with
-    ``orostat query``. Parquet files carry their schema version and release id in their metadata."""
+    """The release's tables (Parquet, CSV, audit, manifest) in ``tabeller/`` and ``orostat.duckdb`` holding the
+    same tables (it opens from any folder), ``release_info`` and ``data_dictionary``, every table and column
+    commented; query it with ``orostat query``. Parquet files carry their schema version and release id."""
     from pipelines.stage6_publishing import research
 
     release, folder = _release(context)
     started = time.perf_counter()
     copied = research.write_tables(release, folder)
-    views = research.write_database(release, folder)
+    tables = research.write_database(release, folder)
     return MaterializeResult(
-        metadata={"files": copied, "views": len(views), "seconds": round(time.perf_counter() - started, 2)}
+        metadata={"files": copied, "tables": len(tables), "seconds": round(time.perf_counter() - started, 2)}
     )
 
 

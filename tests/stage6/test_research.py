@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 
 import duckdb
 import pandas as pd
@@ -98,3 +100,50 @@ def test_the_dictionary_lists_every_category_code_and_definition(published: Path
     assert html.count("<table>") >= len(spec["tables"]) and "<code>outcomes</code>" in html
     db = research.query(published_folder(published, RELEASE), "SELECT count(*) AS n FROM data_dictionary")
     assert db.column("n")[0].as_py() == sum(len(column_rows(t)) for t in _tables(published) if t != "audit")
+
+
+def test_the_database_answers_from_any_working_directory_and_on_its_own(published: Paths, tmp_path) -> None:
+    """A researcher runs ``duckdb /path/to/orostat.duckdb`` from anywhere, or gets the file alone."""
+    alone = tmp_path / "mailed" / "orostat.duckdb"
+    alone.parent.mkdir()
+    shutil.copy2(research.database_path(published_folder(published, RELEASE)), alone)
+    elsewhere = tmp_path / "somewhere_else"
+    elsewhere.mkdir()
+    script = (
+        "import duckdb, sys\n"
+        "con = duckdb.connect(sys.argv[1], read_only=True)\n"
+        "print(con.sql('SELECT count(*), sum(value) FROM outcomes').fetchall()[0])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(alone)], cwd=elsewhere, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    outcomes = _tables(published)["outcomes"]
+    assert done.stdout.strip() == str((len(outcomes), int(outcomes["value"].sum())))
+
+
+def test_every_table_and_column_is_commented_from_the_dictionary(published: Paths) -> None:
+    path = research.database_path(published_folder(published, RELEASE))
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = dict(
+            con.execute("SELECT table_name, comment FROM duckdb_tables() WHERE NOT internal").fetchall()
+        )
+        columns = {
+            (t, c): comment
+            for t, c, comment in con.execute(
+                "SELECT table_name, column_name, comment FROM duckdb_columns() WHERE NOT internal"
+            ).fetchall()
+        }
+    finally:
+        con.close()
+    assert set(_tables(published)) | {"release_info", "data_dictionary"} <= set(tables)
+    assert all(tables.values()), tables
+    assert "Reports by outcome" in tables["outcomes"]
+    for name in _tables(published):
+        if name == "audit":
+            continue
+        for column, _type, unit, meaning in column_rows(name):
+            assert columns[(name, column)].startswith(meaning), (name, column)
+            assert unit in columns[(name, column)]
+    assert all(comment for (t, _), comment in columns.items() if t != "audit")
