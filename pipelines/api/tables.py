@@ -123,8 +123,12 @@ def _own_dimensions(name: str, frame: pd.DataFrame) -> list[Dimension]:
     if name in spec["tables"]:
         return [_counted(dim, d, frame) for dim, d in spec["tables"][name]["dimensions"].items()]
     derived = publishing_spec()["derived_tables"][name]["spec"]
-    column = "percentile" if derived == "percentiles" else "rate"
-    return [_derived(column, spec[derived], frame)]
+    # the column that names what each row measures, and where its labels and units are declared
+    column, items = {
+        "percentiles": ("percentile", spec.get("percentiles")),
+        "data_quality": ("measure", spec.get("data_quality", {}).get("measures")),
+    }.get(derived, ("rate", spec.get(derived)))
+    return [_derived(column, items, frame)]
 
 
 def _present(declared: list[str], frame: pd.DataFrame, column: str) -> list[str]:
