@@ -3,7 +3,7 @@
 A release publishes the year to date and the last full year. A year before those is read from the December
 release of the year after it, where it is the last full year and final as of that extract (a protected
 release in ``5_protected/``, like the one being published, audited together with it by the cell-key audit).
-Earlier years stop at the first year without such a release or without any data, or after
+Earlier years stop at the first year without such a release, with one that cannot be read, or without any data, or after
 ``report.history_years`` years in all. Each year says which release it comes from.
 """
 
@@ -33,7 +33,10 @@ class History:
             if not (folder / "manifest.json").exists():
                 break
             older = Release(folder)
-            value, status = older.cell("outcomes", {"outcome": "total"}, "00", str(year))
+            try:
+                value, status = older.cell("outcomes", {"outcome": "total"}, "00", str(year))
+            except (OSError, ValueError, KeyError):
+                break  # an unreadable earlier release (damaged by hand): the pages show what is sound
             if value is None and status == "-":
                 break  # nothing loaded for that year
             found[str(year)] = older

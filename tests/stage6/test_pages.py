@@ -246,3 +246,13 @@ def test_data_quality_is_shown_only_when_the_release_publishes_it(published: Pat
     assert 'data-testid="data-quality"' not in (tmp_path / "rapport" / "kommun" / "0115.html").read_text(
         "utf-8"
     )
+
+
+def test_a_damaged_earlier_release_ends_the_history_instead_of_failing_the_report(
+    published: Paths, tmp_path: Path
+) -> None:
+    current = _copy_release(published, tmp_path, RELEASE)
+    earlier = _copy_release(published, tmp_path, "2024-12")
+    (earlier / "outcomes.parquet").write_bytes(b"PAR1 cut short")
+    assert History(Release(current)).years == ["2024", "2025"]
+    assert build_report(Release(current), tmp_path / "rapport")["years"] == 2
