@@ -103,7 +103,7 @@ def about(release: Release) -> dict[str, Any]:
         "published_iso": published.isoformat(),
         "next": _swedish_date(release_date(next_month(as_of))),
         "next_iso": release_date(next_month(as_of)).isoformat(),
-        "next_release": next_month(as_of),
+        "next_release": period_label(next_month(as_of), next_month(as_of)),
         "licence": spec["licence"],
         "citation": citation,
     }
