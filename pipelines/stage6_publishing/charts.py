@@ -281,6 +281,18 @@ def hbars(
     top = _axis_top(values, fmt)
     scale = (right - left) / top
     parts = _open(chart_id, height, title, alt)
+    # reference lines first: the bars and their values (with a white halo) are drawn over them
+    for k, ref in enumerate(references):
+        if ref.value is None:
+            continue
+        x = left + ref.value * scale
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top_y - 2 - 16 * (len(references) - 1 - k):.1f}" '
+            f'y2="{height - 2:.1f}" stroke="#000" stroke-width="1.5" stroke-dasharray="{"4 3" if k else ""}"/>'
+        )
+        label = f"{ref.label} {formatted(ref.value, '', fmt)}"
+        anchor = "end" if x + _text_width(label) > WIDTH else "start"
+        parts.append(_text(x + (3 if anchor == "start" else -3), 12 + 16 * k, label, anchor))
     for i, p in enumerate(points):
         y = top_y + i * ROW
         weight = ' font-weight="bold"' if p.label == highlight else ""
@@ -295,17 +307,6 @@ def hbars(
             f'fill="{_fill(chart_id, colour, p.preliminary)}"/>'
         )
         parts.append(_text(left + w + 3, y + 14, formatted(p.value, "", fmt), extra=weight + HALO))
-    for k, ref in enumerate(references):
-        if ref.value is None:
-            continue
-        x = left + ref.value * scale
-        parts.append(
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top_y - 2 - 16 * (len(references) - 1 - k):.1f}" '
-            f'y2="{height - 2:.1f}" stroke="#000" stroke-width="1.5" stroke-dasharray="{"4 3" if k else ""}"/>'
-        )
-        label = f"{ref.label} {formatted(ref.value, '', fmt)}"
-        anchor = "end" if x + _text_width(label) > WIDTH else "start"
-        parts.append(_text(x + (3 if anchor == "start" else -3), 12 + 16 * k, label, anchor))
     parts.append(f'<line x1="{left}" x2="{left}" y1="{top_y}" y2="{height - 2}" stroke="#333"/>')
     parts.append("</svg>")
     return Chart("".join(parts), alt)
