@@ -17,7 +17,7 @@ from pipelines.core.settings import paths
 if TYPE_CHECKING:
     from pipelines.stage6_publishing.release_tables import Release
 
-# The publishing modules (pandas, matplotlib, jinja2, xlsxwriter) are imported inside the assets: every
+# The publishing modules (pandas, jinja2, xlsxwriter) are imported inside the assets: every
 # command-line run and code server loads these definitions, and a load never publishes (with stage 5's
 # imports, the definitions load in 0.49 s instead of 1.23 s).
 
@@ -79,8 +79,10 @@ def published_workbook(context: AssetExecutionContext) -> MaterializeResult:
 
 @asset(partitions_def=monthly, deps=["protected_release"], group_name=GROUP, kinds={"html", "svg"})
 def published_report(context: AssetExecutionContext) -> MaterializeResult:
-    """The Swedish HTML report (``rapport/index.html``): national summary, monthly trends, causes, reporters,
-    age × sex, the 21 län and one page per municipality; SVG charts with text alternatives; works offline."""
+    """The Swedish HTML report (``rapport/index.html``): riket (key figures, trends over every loaded year,
+    causes, reporters, age × sex), one page per län and per kommun, "Om statistiken" (``om.html``); inline
+    SVG charts with text alternatives; links to the other outputs; works offline. Years before the release's
+    own two come from the December releases of the years after them."""
     from pipelines.stage6_publishing.report import build_report
 
     release, folder = _release(context)

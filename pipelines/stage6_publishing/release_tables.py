@@ -21,6 +21,8 @@ from pipelines.core.settings import Paths
 MANIFEST = "manifest.json"
 INTERNAL_FILES = {"cells.parquet"}  # which cells were hidden: for the next release, not for readers
 NBSP = "\u00a0"
+# A boolean column stage 5 may add to a table: true where the figure will still change (undecided reports).
+PRELIMINARY = "preliminary"
 
 
 def published_folder(home: Paths, release: str) -> Path:
@@ -80,24 +82,38 @@ class Release:
         key = (*(str(where[c]) for c in sorted(where)), geo_code, period)
         return self._index(table, columns).get(key, (None, "-"))
 
-    def _index(self, table: str, columns: tuple[str, ...]) -> dict[tuple[str, ...], tuple[Any, str]]:
+    def preliminary(self, table: str, where: dict[str, str], geo_code: str, period: str) -> bool:
+        """Whether a cell will still change (the release's ``preliminary`` column; False without one)."""
+        if table not in self.tables or PRELIMINARY not in self.tables[table].columns:
+            return False
+        columns = (*sorted(where), "geo_code", "period")
+        key = (*(str(where[c]) for c in sorted(where)), geo_code, period)
+        return self._index(table, columns, PRELIMINARY).get(key, (False, ""))[0] is True
+
+    def _index(
+        self, table: str, columns: tuple[str, ...], value: str = "value"
+    ) -> dict[tuple[str, ...], tuple[Any, str]]:
         """Cells of a table by the given columns, built once per table and columns."""
         cache = self._indexes
-        if (table, columns) not in cache:
+        if (table, columns, value) not in cache:
             frame = self.tables[table]
             keys = zip(*(frame[c].astype(str) for c in columns), strict=True)
-            values = [None if pd.isna(v) else v for v in frame["value"]]
-            cache[(table, columns)] = dict(
+            values = [None if pd.isna(v) else v for v in frame[value]]
+            if value == PRELIMINARY:
+                values = [bool(v) for v in values]
+            cache[(table, columns, value)] = dict(
                 zip(keys, zip(values, frame["status"].fillna("").astype(str), strict=True), strict=True)
             )
-        return cache[(table, columns)]
+        return cache[(table, columns, value)]
 
     def series(self, table: str, where: dict[str, str], geo_code: str, period_type: str) -> pd.DataFrame:
-        """Rows of one figure over the periods of a type, in period order (value, status, period)."""
+        """Rows of one figure over the periods of a type, in period order (period, value, status,
+        preliminary: False where the release has no such column)."""
         frame = self.tables[table]
         rows = _select(frame, where | {"geo_code": geo_code, "period_type": period_type})
-        columns = ["period", "value", "status", *(["preliminary"] if "preliminary" in rows else [])]
-        return rows.sort_values("period")[columns].reset_index(drop=True)
+        rows = rows.sort_values("period").reset_index(drop=True)
+        flags = rows[PRELIMINARY].fillna(False).astype(bool) if PRELIMINARY in rows else False
+        return rows[["period", "value", "status"]].assign(preliminary=flags)
 
 
 def _select(frame: pd.DataFrame, where: dict[str, str]) -> pd.DataFrame:

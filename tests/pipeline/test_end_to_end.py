@@ -156,4 +156,6 @@ def test_no_identifier_survives_anywhere(demo_run: Paths) -> None:
     assert any(p.suffix == ".db" for p in scanned)  # Dagster's SQLite run storage was scanned too
     assert any(p.name == "manifest.json" for p in scanned)  # and the release
     published = {p.suffix for p in scanned if p.is_relative_to(demo_run.published)}
-    assert {".xlsx", ".duckdb", ".html", ".svg", ".parquet"} <= published  # and what is published from it
+    assert {".xlsx", ".duckdb", ".html", ".parquet"} <= published  # and what is published from it
+    report = demo_run.published.rglob("rapport/**/*.html")
+    assert any("<svg" in p.read_text("utf-8") for p in report)  # the charts, inline in the pages
