@@ -25,7 +25,7 @@ from pipelines.core.settings import PROJECT_ROOT, settings
 from pipelines.stage6_publishing import pages
 from pipelines.stage6_publishing.history import History
 from pipelines.stage6_publishing.pages import RIKET, period_label
-from pipelines.stage6_publishing.release_tables import Release, formatted, symbols, table_order
+from pipelines.stage6_publishing.release_tables import Release, symbols, table_order
 from pipelines.stage6_publishing.workbook import disclosure_text
 
 TEMPLATES = PROJECT_ROOT / "reports" / "templates"
@@ -129,23 +129,28 @@ def method_sections(release: Release) -> list[dict[str, Any]]:
 
 
 def data_quality(release: Release, geo: str) -> dict[str, Any] | None:
-    """The release's data-quality rows for one area (a table stage 5 may publish), newest period first;
-    None without such a table or rows, and the page then shows nothing."""
+    """The release's data-quality figures for one area (stage 5's ``data_quality`` table: one row per
+    extract month, area and measure), the 13 newest months first, one column per measure in the order
+    release.yaml declares them; None without such a table or rows, and the page then shows nothing."""
     path = release.folder / f"{DATA_QUALITY}.parquet"
     if not path.exists():
         return None
     frame = _quality_frame(release, path)
-    rows = frame[frame["geo_code"].astype(str) == geo] if "geo_code" in frame else frame.iloc[0:0]
+    rows = frame[frame["geo_code"].astype(str) == geo]
     if rows.empty:
         return None
-    keys = {"release", "as_of_month", "geo_level", "geo_code", "geo_name", "period_type"}
-    columns = [c for c in rows.columns if c not in keys]
-    labels = publishing_spec()["columns"]
-    rows = rows.sort_values("period", ascending=False) if "period" in rows else rows
-    return {
-        "header": [labels.get(c, {}).get("sv", c) for c in columns],
-        "rows": [[_quality_value(v) for v in row] for row in rows[columns].head(13).itertuples(index=False)],
-    }
+    measures = [m for m in release_spec()["data_quality"]["measures"] if m in set(rows["measure"])]
+    declared = release_spec()["data_quality"]["measures"]
+    periods = sorted(set(rows["period"]), reverse=True)[:13]
+    by_key = {(r.period, r.measure): r for r in rows.itertuples(index=False)}
+    body = []
+    for period in periods:
+        line: list[Any] = [period]
+        for measure in measures:
+            found = by_key.get((period, measure))
+            line.append(_quality_cell(found, declared[measure]))
+        body.append(line)
+    return {"header": ["Uttagsmånad", *(declared[m]["sv"] for m in measures)], "rows": body}
 
 
 def _quality_frame(release: Release, path: Path) -> pd.DataFrame:
@@ -155,12 +160,16 @@ def _quality_frame(release: Release, path: Path) -> pd.DataFrame:
     return cache[DATA_QUALITY]
 
 
-def _quality_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "ja" if value else "nej"
-    if isinstance(value, float):
-        return formatted(value, "", "percent") if 0 <= value <= 1 else formatted(value, "", "decimal1")
-    return "-" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+def _quality_cell(row: Any, measure: dict[str, Any]) -> pages.Cell:
+    """A measure as the box shows it: a share as a percentage, a municipality's 1/0 flag as ja/nej."""
+    if row is None:
+        return pages.cell(None, "", "count")
+    status, value = str(row.status or ""), row.value
+    preliminary = bool(getattr(row, "preliminary", False))
+    if not status and row.geo_level == "kommun" and measure["unit"] == "kommuner" and not pd.isna(value):
+        return pages.Cell("ja" if value else "nej", preliminary)
+    fmt = "percent" if measure["unit"] == "andel" else "count"
+    return pages.cell(None if pd.isna(value) else value, status, fmt, preliminary)
 
 
 def build_report(release: Release, target: Path) -> dict[str, int]:

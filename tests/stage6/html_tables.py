@@ -14,13 +14,14 @@ class Table:
     spoken: list[list[str]] = field(
         default_factory=list
     )  # the text a screen reader reads (aria-hidden left out)
+    marked: set[tuple[int, int]] = field(default_factory=set)  # (row, cell) with the preliminary marker
 
 
 class _Parser(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
         self.tables: list[Table] = []
-        self.stack: list[tuple[str, bool, bool]] = []  # tag, visually hidden, aria-hidden
+        self.stack: list[tuple[str, bool, bool, bool]] = []  # tag, visually hidden, aria-hidden, marker
         self.cell: list[str] | None = None
         self.spoken: list[str] | None = None
         self.in_caption = False
@@ -29,7 +30,8 @@ class _Parser(HTMLParser):
         a = dict(attrs)
         if tag in {"br", "img", "meta", "link", "input"}:
             return
-        self.stack.append((tag, "vh" in (a.get("class") or "").split(), a.get("aria-hidden") == "true"))
+        classes = (a.get("class") or "").split()
+        self.stack.append((tag, "vh" in classes, a.get("aria-hidden") == "true", "prel" in classes))
         if tag == "table":
             self.tables.append(Table(testid=a.get("data-testid") or ""))
         elif tag == "tr" and self.tables:
@@ -53,8 +55,13 @@ class _Parser(HTMLParser):
             self.in_caption = False
 
     def handle_data(self, data: str) -> None:
-        hidden = any(vh for _, vh, _ in self.stack)
-        silent = any(ah for _, _, ah in self.stack)
+        hidden = any(vh for _, vh, _, _ in self.stack)
+        silent = any(ah for _, _, ah, _ in self.stack)
+        # the preliminary marker ('p') is not part of the figure: shown text without it, the cell marked
+        if any(prel for *_, prel in self.stack) and self.cell is not None and self.tables:
+            table = self.tables[-1]
+            table.marked.add((len(table.rows) - 1, len(table.rows[-1])))
+            hidden = True
         if self.in_caption and self.tables:
             self.tables[-1].caption += data
         if self.cell is not None:

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pipelines.core.schemas import code_table, publishing_spec
+from pipelines.core.schemas import code_table, publishing_spec, release_spec
 from pipelines.core.settings import Paths, settings
 from pipelines.stage5_protection.release import release_folder
 from pipelines.stage6_publishing.history import History
@@ -122,7 +122,7 @@ def _national_total(published: Paths, period: str) -> str:
 
 def test_the_national_page_shows_key_figures_and_monthly_trends(published: Paths) -> None:
     html = (_report(published) / "index.html").read_text("utf-8")
-    first_card = re.search(r'<span class="card-value">([^<]+)</span>', html).group(1)
+    first_card = re.search(r'<span class="card-value">([^<]+)', html).group(1)  # a marker may follow
     assert first_card == _national_total(published, "2025")
     assert "från 2024" not in html  # a year to date is not compared with a whole year
     months = next(t for t in tables(html) if t.caption.startswith("Anmälningar per inkomstmånad"))
@@ -211,9 +211,14 @@ def test_a_year_without_data_in_an_earlier_release_ends_the_history(published: P
 def test_preliminary_figures_are_marked_only_where_the_release_says_so(
     published: Paths, tmp_path: Path
 ) -> None:
-    plain = (_report(published) / "index.html").read_text("utf-8")
-    assert 'class="prel"' not in plain and "-p0)" not in plain.split("<svg")[1].split("</defs>")[1]
     folder = _copy_release(published, tmp_path, RELEASE)
+    for path in folder.glob("*.parquet"):  # a release in which nothing is preliminary
+        frame = pd.read_parquet(path)
+        if "preliminary" in frame:
+            frame.assign(preliminary=False).to_parquet(path)
+    build_report(Release(folder), tmp_path / "plain")
+    plain = (tmp_path / "plain" / "index.html").read_text("utf-8")
+    assert 'class="prel"' not in plain and "-p0)" not in plain.split("<svg")[1].split("</defs>")[1]
     outcomes = pd.read_parquet(folder / "outcomes.parquet")
     outcomes["preliminary"] = outcomes["period"] == "2025-03"
     outcomes.to_parquet(folder / "outcomes.parquet")
@@ -226,26 +231,63 @@ def test_preliminary_figures_are_marked_only_where_the_release_says_so(
     assert 'fill="url(#riket-month-p0)"' in html  # the bar is hatched
 
 
+def test_the_release_s_own_preliminary_flags_reach_the_page(published: Paths) -> None:
+    """The as-of month is always preliminary (stage 5): its row is marked, an earlier month's is not."""
+    html = (_report(published) / "index.html").read_text("utf-8")
+    months = next(t for t in tables(html) if t.caption.startswith("Anmälningar per inkomstmånad"))
+    labels = [row[0] for row in months.rows]
+    assert (labels.index("mar 2025"), 1) in months.marked
+    assert (labels.index("jan 2025"), 1) not in months.marked or (
+        labels.index("feb 2025"),
+        1,
+    ) in months.marked
+
+
 def test_data_quality_is_shown_only_when_the_release_publishes_it(published: Paths, tmp_path: Path) -> None:
-    for name in ("index.html", "lan/01.html", "kommun/0114.html"):
-        assert 'data-testid="data-quality"' not in (_report(published) / name).read_text("utf-8")
+    measures = release_spec()["data_quality"]["measures"]
+    for name, level in (("index.html", "riket"), ("lan/01.html", "lan")):
+        html = (_report(published) / name).read_text("utf-8")
+        table = tables(html[html.index('data-testid="data-quality"') :])[0]
+        periods = [r[0] for r in table.rows[1:]]
+        assert table.caption and periods == sorted(periods, reverse=True) and RELEASE in periods
+        declared = [m["sv"] for m in measures.values() if level in m["levels"]]
+        assert table.rows[0][1:] == declared  # one column per measure the area has, in declared order
+    # the test release has no municipality rows (no delivery monitoring): give 0114 two months of flags
     folder = _copy_release(published, tmp_path, RELEASE)
-    pd.DataFrame(
-        {
-            "period": ["2025-02", "2025-03"],
-            "geo_code": ["0114", "0114"],
-            "deliveries_received": [1, 0],
-            "quarantine_share": [0.01, None],
+    quality = pd.read_parquet(folder / "data_quality.parquet")
+    template = quality[quality["geo_level"] == "lan"].iloc[0]
+    flags = [("2025-02", "delivered", 1.0), ("2025-02", "complete", 0.0), ("2025-03", "delivered", 0.0)]
+    rows = [
+        template.to_dict()
+        | {
+            "geo_level": "kommun",
+            "geo_code": "0114",
+            "period": period,
+            "measure": measure,
+            "measure_sv": measures[measure]["sv"],
+            "unit": "kommuner",
+            "value": value,
+            "status": "",
         }
-    ).to_parquet(folder / "data_quality.parquet")
+        for period, measure, value in flags
+    ]
+    pd.concat([quality, pd.DataFrame(rows)], ignore_index=True).to_parquet(folder / "data_quality.parquet")
     build_report(Release(folder), tmp_path / "rapport")
     html = (tmp_path / "rapport" / "kommun" / "0114.html").read_text("utf-8")
-    quality = html[html.index('data-testid="data-quality"') :]
-    table = tables(quality)[0]
-    assert table.caption and [r[0] for r in table.rows[1:]] == ["2025-03", "2025-02"]
+    table = tables(html[html.index('data-testid="data-quality"') :])[0]
+    shown = {row[0]: dict(zip(table.rows[0][1:], row[1:], strict=True)) for row in table.rows[1:]}
+    delivered, complete = measures["delivered"]["sv"], measures["complete"]["sv"]
+    assert shown["2025-02"][delivered] == "ja" and shown["2025-02"][complete] == "nej"
+    assert (
+        shown["2025-03"][delivered] == "nej" and shown["2025-03"][complete] == "-"
+    )  # a municipality: flags only
     assert 'data-testid="data-quality"' not in (tmp_path / "rapport" / "kommun" / "0115.html").read_text(
         "utf-8"
     )
+    (folder / "data_quality.parquet").unlink()
+    build_report(Release(folder), tmp_path / "without")
+    for name in ("index.html", "lan/01.html", "kommun/0114.html"):
+        assert 'data-testid="data-quality"' not in (tmp_path / "without" / name).read_text("utf-8")
 
 
 def test_a_damaged_earlier_release_ends_the_history_instead_of_failing_the_report(
