@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pipelines.core.settings import Paths
-from pipelines.demo.generator import generate_demo, generate_population
+from pipelines.demo.generator import generate_demo
+from pipelines.demo.population import generate_population
 from pipelines.stage2_pseudonymise.ingest import load_month
 from pipelines.stage2_pseudonymise.keyed_hash import load_key
 from pipelines.stage3_register.register import build_entries

@@ -107,7 +107,7 @@ def _demo_extracts(years: list[int], seed: int, scale: float) -> None:
 def _demo_population(years: list[int], seed: int) -> None:
     """Write the synthetic population unless a file is there; a synthetic one (ours, by its title) is
     rewritten so that it covers the years. A real SCB file is never touched."""
-    from pipelines.demo.generator import SYNTHETIC_TITLE, generate_population
+    from pipelines.demo.population import SYNTHETIC_TITLE, generate_population
     from pipelines.stage4_statistics.population import population_file
 
     population = population_file(paths())

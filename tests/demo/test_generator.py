@@ -15,6 +15,8 @@ import yaml
 from python_calamine import CalamineWorkbook
 
 from pipelines.demo import generator as gen
+from pipelines.demo import population, reference
+from pipelines.demo import rows as extract_rows
 
 SCALE = 0.01
 SEED = 20251
@@ -37,9 +39,9 @@ def _dialects() -> dict[str, dict[str, Any]]:
 
 def _subset() -> list[str]:
     """The three big cities plus the largest other municipality of each dialect."""
-    sizes = gen.municipality_sizes(SEED)
-    dialect_of = gen.assign_dialects(SEED)
-    chosen = set(gen.BIG_CITIES)
+    sizes = population.municipality_sizes(SEED)
+    dialect_of = population.assign_dialects(SEED)
+    chosen = set(population.BIG_CITIES)
     for name in _dialects():
         others = [c for c in sizes if dialect_of[c] == name and c not in chosen]
         chosen.add(max(others, key=lambda c: sizes[c]))
@@ -54,7 +56,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, gen.DemoSummar
 
 @cache
 def _dialect_of() -> dict[str, str]:
-    return gen.assign_dialects(SEED)
+    return population.assign_dialects(SEED)
 
 
 def _read(path: Path) -> tuple[str, list[str], list[dict[str, Any]]]:
@@ -217,7 +219,7 @@ def test_komma_writes_words_not_codes(demo) -> None:
 
 def test_volume_matches_scale(demo) -> None:
     _, summary = demo
-    sizes = gen.municipality_sizes(SEED)
+    sizes = population.municipality_sizes(SEED)
     expected = gen.REPORTS_PER_YEAR * SCALE * sum(sizes[c] for c in _subset()) / sum(sizes.values())
     assert 0.8 * expected <= summary.reports <= 1.2 * expected
     assert summary.rows > summary.reports  # late decisions add second rows
@@ -250,10 +252,10 @@ def test_late_decision_appears_twice(demo) -> None:
 
 def test_invalid_rows_planted_and_counted(demo) -> None:
     out, summary = demo
-    assert set(summary.invalid_rows) == set(gen.INVALID_KINDS)
+    assert set(summary.invalid_rows) == set(extract_rows.INVALID_KINDS)
     assert all(n >= 1 for n in summary.invalid_rows.values())
     rows = _all_rows(out)
-    reporters = set(gen._codes()["reporter"])
+    reporters = set(reference._codes()["reporter"])
     unknown_reporter = sum(_code(r, "reporter") not in reporters for r in rows)
     assert unknown_reporter == summary.invalid_rows["unknown_reporter"]
     assert sum(r["report_id"] == "" for r in rows) == summary.invalid_rows["missing_report_id"]
@@ -308,7 +310,7 @@ def test_org_unit_only_in_big_cities(demo) -> None:
     out, _ = demo
     rows = _all_rows(out)
     for row in rows:
-        if row["municipality_code"] in gen.BIG_CITIES:
+        if row["municipality_code"] in population.BIG_CITIES:
             assert row["org_unit"].startswith("Stadsdel")
         else:
             assert row["org_unit"] in ("", None)
@@ -321,13 +323,13 @@ def test_no_security_guard_before_2026(demo) -> None:
 
 def test_no_authority_with_the_new_duty_before_2026(demo) -> None:
     out, _ = demo
-    rolled = {r["code"] for r in gen._read_csv("codes/reporters.csv") if r["rolls_up_to"]}
+    rolled = {r["code"] for r in reference._read_csv("codes/reporters.csv") if r["rolls_up_to"]}
     assert len(rolled) == 7 and not rolled & {_code(r, "reporter") for r in _all_rows(out)}
 
 
 def test_population_file_has_scb_shape(tmp_path: Path) -> None:
     codes = ["0180", "0114"]
-    path = gen.generate_population(tmp_path / "pop.csv", YEAR, SEED, codes)
+    path = population.generate_population(tmp_path / "pop.csv", YEAR, SEED, codes)
     lines = path.read_bytes().decode("cp1252").splitlines()
     assert "SYNTETISKA DEMODATA" in lines[0] and "inte SCB:s statistik" in lines[0]
     assert lines[1] == ""
@@ -339,12 +341,12 @@ def test_population_file_has_scb_shape(tmp_path: Path) -> None:
     assert {r[1] for r in body} == {f"{a} år" for a in range(18)}
     assert {r[2] for r in body} == {"män", "kvinnor"}
     total = sum(int(r[3]) for r in body if r[0].startswith("0180"))
-    assert total == gen.municipality_sizes(SEED)["0180"]
+    assert total == population.municipality_sizes(SEED)["0180"]
 
 
 def test_population_sizes_heavy_tailed_with_big_three_on_top() -> None:
-    sizes = gen.municipality_sizes(SEED)
+    sizes = population.municipality_sizes(SEED)
     ranked = sorted(sizes, key=sizes.get, reverse=True)
-    assert set(ranked[:3]) == set(gen.BIG_CITIES)
+    assert set(ranked[:3]) == set(population.BIG_CITIES)
     assert 2_000_000 < sum(sizes.values()) < 2_400_000
     assert sizes[ranked[0]] > 100 * sizes[ranked[-1]]

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipelines.demo import dates, population, reference, variation, writers
 from pipelines.demo import generator as gen
-from pipelines.demo import variation
 from pipelines.stage4_statistics.population import read_population
 
 SEED = 20251
@@ -22,8 +22,8 @@ YEARS = [2023, 2024, 2025]
 def nation() -> dict[str, np.ndarray]:
     """Every municipality's rows for the three years at a fifth of the volume, as generated (no files):
     enough reports per municipality to measure each one's rates."""
-    codes = gen._codes()
-    muni_codes = [c for c, _ in gen.municipalities()]
+    codes = reference._codes()
+    muni_codes = [c for c, _ in reference.municipalities()]
     world = gen._world(SEED, muni_codes)
     frames = [gen._year_frame(SEED, y, 0.2, codes, muni_codes, world, np.arange(290)) for y in YEARS]
     frame = gen._concat(frames, first=YEARS[0] * 12, last=YEARS[-1] * 12 + 11)
@@ -68,12 +68,12 @@ def test_share_decided_within_14_days_varies_by_municipality(nation) -> None:
 
 
 def test_reports_per_1000_children_vary_between_counties_and_municipalities(nation) -> None:
-    muni_codes = [c for c, _ in gen.municipalities()]
+    muni_codes = [c for c, _ in reference.municipalities()]
     county = variation.county_index(muni_codes)
     rows = _arrivals(nation)
     ref = nation["year"][rows] == variation.reference_year()
     reports = np.bincount(nation["muni"][rows][ref], minlength=290) / 0.2  # back to full volume
-    children = np.array([gen.municipality_sizes(SEED)[c] for c in muni_codes], dtype=float)
+    children = np.array([population.municipality_sizes(SEED)[c] for c in muni_codes], dtype=float)
     by_county = 1000 * np.bincount(county, weights=reports) / np.bincount(county, weights=children)
     assert by_county.max() / by_county.min() >= 1.25  # counties differ, not all 212-233
     per_1000 = 1000 * reports / children
@@ -83,12 +83,12 @@ def test_reports_per_1000_children_vary_between_counties_and_municipalities(nati
 
 
 def test_volume_follows_the_child_population_and_grows_by_county(nation) -> None:
-    muni_codes = [c for c, _ in gen.municipalities()]
+    muni_codes = [c for c, _ in reference.municipalities()]
     rows = _arrivals(nation)
     per_year = {y: np.bincount(nation["muni"][rows][nation["year"][rows] == y], minlength=290) for y in YEARS}
     assert per_year[2023].sum() < per_year[2024].sum() < per_year[2025].sum()  # a few % a year
     assert 1.01 < per_year[2025].sum() / per_year[2024].sum() < 1.08
-    children = np.array([gen.municipality_sizes(SEED)[c] for c in muni_codes], dtype=float)
+    children = np.array([population.municipality_sizes(SEED)[c] for c in muni_codes], dtype=float)
     assert np.corrcoef(children, per_year[2025])[0, 1] > 0.95
     county = variation.county_index(muni_codes)
     growth = np.bincount(county, weights=per_year[2025]) / np.bincount(county, weights=per_year[2023])
@@ -96,7 +96,7 @@ def test_volume_follows_the_child_population_and_grows_by_county(nation) -> None
 
 
 def test_county_seats_are_larger_than_their_rural_neighbours() -> None:
-    sizes = gen.municipality_sizes(SEED)
+    sizes = population.municipality_sizes(SEED)
     seats = [c for c in sizes if c.endswith("80")]
     larger = [s for s in seats if sizes[s] > np.median([v for c, v in sizes.items() if c[:2] == s[:2]])]
     assert len(larger) >= 0.9 * len(seats)
@@ -105,7 +105,7 @@ def test_county_seats_are_larger_than_their_rural_neighbours() -> None:
 
 def test_school_reports_dip_in_july_and_peak_after_school_starts(nation) -> None:
     rows = _arrivals(nation)
-    _, month, _ = gen._ymd(nation["received"][rows])
+    _, month, _ = dates._ymd(nation["received"][rows])
     school = np.isin(nation["reporter_code"][rows], ["SKO", "FSK"])
     by_month = np.bincount(month[school], minlength=13)[1:]
     assert by_month[6] < 0.2 * by_month.mean()  # July
@@ -118,7 +118,9 @@ def test_school_reports_dip_in_july_and_peak_after_school_starts(nation) -> None
 
 @pytest.fixture(scope="module")
 def planted() -> variation.Deliveries:
-    return variation.plan_deliveries(SEED, [c for c, _ in gen.municipalities()], YEARS, list(gen.BIG_CITIES))
+    return variation.plan_deliveries(
+        SEED, [c for c, _ in reference.municipalities()], YEARS, list(population.BIG_CITIES)
+    )
 
 
 def _subset(planted: variation.Deliveries) -> list[str]:
@@ -149,7 +151,9 @@ def test_every_kind_of_incident_is_planted_outside_the_big_cities(planted) -> No
     spec = variation.synthetic()["deliveries"]
     for kind in ("missing", "late", "redelivered"):
         assert len(getattr(planted, kind)) == spec[kind]
-        assert all(c not in gen.BIG_CITIES and m < YEARS[-1] * 12 + 11 for c, m in getattr(planted, kind))
+        assert all(
+            c not in population.BIG_CITIES and m < YEARS[-1] * 12 + 11 for c, m in getattr(planted, kind)
+        )
 
 
 def test_a_missing_delivery_has_no_file(extracts, planted) -> None:
@@ -160,7 +164,7 @@ def test_a_missing_delivery_has_no_file(extracts, planted) -> None:
 def test_a_late_delivery_comes_with_the_next_month(extracts, planted) -> None:
     for (code, month), stem in zip(planted.late, planted.names("late"), strict=True):
         assert stem in _stems(extracts["regular"]) and stem not in _stems(extracts["irregular"])
-        nxt = gen._stem(code, month + 1)
+        nxt = writers._stem(code, month + 1)
         late = _ids(extracts["irregular"], nxt) - _ids(extracts["regular"], nxt)
         assert late and late <= _ids(extracts["regular"], stem)  # the month's reports, delivered late
 
@@ -208,19 +212,19 @@ def test_multi_year_generation_is_deterministic_by_seed(extracts, tmp_path: Path
 
 def test_another_seed_plants_elsewhere(planted) -> None:
     other = variation.plan_deliveries(
-        SEED + 1, [c for c, _ in gen.municipalities()], YEARS, list(gen.BIG_CITIES)
+        SEED + 1, [c for c, _ in reference.municipalities()], YEARS, list(population.BIG_CITIES)
     )
     assert other != planted
 
 
 def test_the_population_covers_every_year(tmp_path: Path) -> None:
-    path = gen.generate_population(tmp_path / "population.csv", YEARS, SEED)
+    path = population.generate_population(tmp_path / "population.csv", YEARS, SEED)
     header = path.read_bytes().decode("cp1252").splitlines()[2]
     assert header == '"region","ålder","kön",' + ",".join(f'"{y}"' for y in YEARS)
     sums, synthetic = read_population(path)
     assert synthetic and set(sums.year) == set(YEARS)
     totals = sums.groupby("year").children_0_17.sum()
-    assert totals[2025] == sum(gen.municipality_sizes(SEED).values())
+    assert totals[2025] == sum(population.municipality_sizes(SEED).values())
     assert totals[2023] != totals[2025]
     by_muni = sums[sums.year == 2023].groupby("municipality_code").children_0_17.sum()
-    assert by_muni.to_dict() == gen.municipality_sizes(SEED, 2023)
+    assert by_muni.to_dict() == population.municipality_sizes(SEED, 2023)

@@ -18,7 +18,7 @@ SEED = 7
 
 def _municipalities() -> list[str]:
     """The three big cities and three municipalities of each dialect, so every dialect occurs."""
-    from pipelines.demo.generator import assign_dialects
+    from pipelines.demo.population import assign_dialects
 
     dialect_of = assign_dialects(SEED)
     chosen = ["0180", "1480", "1280"]

@@ -183,7 +183,7 @@ def test_without_a_population_file_rates_per_1000_are_omitted(released: Paths) -
 
 
 def test_rates_per_1000_children_hide_with_their_count(released: Paths, tmp_path: Path, monkeypatch) -> None:
-    from pipelines.demo.generator import generate_population
+    from pipelines.demo.population import generate_population
     from pipelines.stage4_statistics.population import build_population
     from pipelines.stage5_protection.release import population_rates
 

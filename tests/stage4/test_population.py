@@ -16,6 +16,7 @@ from pipelines.core import db
 from pipelines.core.schemas import code_table
 from pipelines.core.settings import Paths
 from pipelines.demo import generator as gen
+from pipelines.demo import population
 from pipelines.stage4_statistics.population import (
     POPULATION_DATA,
     PopulationFileError,
@@ -130,11 +131,11 @@ def test_long_layout_with_a_year_column(tmp_path: Path) -> None:
 
 
 def test_demo_population_is_read_labelled_synthetic_with_the_generators_sizes(tmp_path: Path) -> None:
-    path = gen.generate_population(tmp_path / "pop.csv", 2025, 7)
+    path = population.generate_population(tmp_path / "pop.csv", 2025, 7)
     sums, synthetic = read_population(path)
     assert synthetic
     by_municipality = sums.groupby("municipality_code").children_0_17.sum()
-    assert by_municipality.to_dict() == gen.municipality_sizes(7)
+    assert by_municipality.to_dict() == population.municipality_sizes(7)
 
 
 def _home_with_file(home: Paths, cells: dict[int, np.ndarray]) -> Path:
@@ -181,7 +182,7 @@ def test_written_table_matches_its_contract_and_goes_when_the_file_goes(home: Pa
 
 
 def test_env_variable_names_the_file_and_demo_file_is_labelled(home: Paths, tmp_path, monkeypatch) -> None:
-    elsewhere = gen.generate_population(tmp_path / "befolkning.csv", 2025, 3)
+    elsewhere = population.generate_population(tmp_path / "befolkning.csv", 2025, 3)
     monkeypatch.setenv(spec()["location"]["env"], str(elsewhere))
     assert population_file(home) == elsewhere
     build_population(home)
