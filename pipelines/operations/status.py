@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.core import db
+from pipelines.core.files import STATISTICS_FILE
 from pipelines.core.settings import Paths
 from pipelines.stage3_register.register import REGISTER_FILE
-from pipelines.stage4_statistics.compute import STATISTICS_FILE
 from pipelines.stage4_statistics.deliveries import TABLES
 from pipelines.stage5_protection.release import release_folder
 

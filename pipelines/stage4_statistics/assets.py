@@ -21,8 +21,9 @@ from dagster import (
 from pipelines.core.partitions import monthly, months_of
 from pipelines.core.schemas import statistics_spec
 from pipelines.core.settings import paths
-from pipelines.stage4_statistics.compute import build_statistics, table_names
+from pipelines.stage4_statistics.compute import build_statistics
 from pipelines.stage4_statistics.deliveries import build_deliveries
+from pipelines.stage4_statistics.sql import table_names
 
 
 def _spec(name: str) -> AssetSpec:

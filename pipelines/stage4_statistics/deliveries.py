@@ -23,13 +23,13 @@ import yaml
 
 from pipelines.core import db
 from pipelines.core.atomic import atomic_dir
-from pipelines.core.files import LEDGER_FILE, QUARANTINE_FILE
+from pipelines.core.files import LEDGER_FILE, QUARANTINE_FILE, STATISTICS_FILE
 from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import code_table
 from pipelines.core.settings import SCHEMAS, Paths, settings
 from pipelines.stage3_register.register import KEY, REGISTER_FILE
 from pipelines.stage4_statistics import state
-from pipelines.stage4_statistics.compute import STATISTICS_FILE, data_label
+from pipelines.stage4_statistics.inputs import data_label
 
 TABLES = ("deliveries", "deliveries_by_reason")
 # The contract's DuckDB types as Parquet (Arrow) reads them back.

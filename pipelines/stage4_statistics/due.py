@@ -45,7 +45,7 @@ def sign(table: dict[str, Any], measure: str) -> str:
 
 
 def events_sql(source: str, since: str, current: str) -> tuple[str, str, str]:
-    """(extra column of the +1 branch, extra column of the −1 branch, third branch) of ``compute._events``."""
+    """(extra column of the +1 branch, extra column of the −1 branch, third branch) of ``sql._events``."""
     third = f"""
                 UNION ALL BY NAME
                 SELECT {DUE_MONTH} AS event_month, 0 AS sign, 1 AS {DUE_SIGN}, * FROM {source}

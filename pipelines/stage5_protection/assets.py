@@ -11,7 +11,7 @@ from dagster import (
 from pipelines.core.atomic import remove_stale_temporaries
 from pipelines.core.partitions import monthly
 from pipelines.core.settings import paths
-from pipelines.stage4_statistics.compute import table_names
+from pipelines.stage4_statistics.sql import table_names
 
 AUDIT_PASSES = "audit_passes"
 

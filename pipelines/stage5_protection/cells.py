@@ -21,10 +21,10 @@ from typing import Any
 import pandas as pd
 
 from pipelines.core import db
+from pipelines.core.files import STATISTICS_FILE
 from pipelines.core.schemas import code_table, codes, release_spec
 from pipelines.core.settings import Paths
 from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, LOADED
-from pipelines.stage4_statistics.compute import STATISTICS_FILE
 from pipelines.stage5_protection.model import Hierarchy, Link, TableSpec
 
 GEO, PERIOD, VALUE = "geo", "period", "value"

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from pipelines.core.files import STATISTICS_FILE
 from pipelines.core.schemas import code_table, release_spec
 from pipelines.core.settings import Paths
-from pipelines.stage4_statistics.compute import STATISTICS_FILE
 from pipelines.stage5_protection import cells as c
 from pipelines.stage5_protection.symbols import MISSING, NOT_APPLICABLE
 

@@ -23,10 +23,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.core.atomic import atomic_dir
+from pipelines.core.files import STATISTICS_FILE
 from pipelines.core.schemas import code_table, release_spec
 from pipelines.core.settings import Paths, settings
 from pipelines.stage4_statistics import population
-from pipelines.stage4_statistics.compute import STATISTICS_FILE
 from pipelines.stage5_protection import cell_key as ck
 from pipelines.stage5_protection import cells as c
 from pipelines.stage5_protection import csv_files, data_quality, preliminary

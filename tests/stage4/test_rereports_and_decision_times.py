@@ -20,11 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.core import db
+from pipelines.core.files import STATISTICS_FILE
 from pipelines.core.schemas import codes, statistics_spec
 from pipelines.core.settings import Paths, paths
 from pipelines.core.settings import settings as orostat_settings
 from pipelines.stage3_register.register import REGISTER_FILE
-from pipelines.stage4_statistics.compute import STATISTICS_FILE, build_statistics
+from pipelines.stage4_statistics.compute import build_statistics
 
 MUNICIPALITIES = ["0114", "0180", "0380", "1280"]
 AS_OF = ["2025-01", "2025-02", "2025-03"]

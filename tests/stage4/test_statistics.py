@@ -15,12 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.core import db
+from pipelines.core.files import STATISTICS_FILE
 from pipelines.core.schemas import codes, statistics_spec
 from pipelines.core.settings import Paths, paths
 from pipelines.core.settings import settings as settings_yaml
 from pipelines.stage3_register.register import REGISTER_FILE
-from pipelines.stage4_statistics import compute
-from pipelines.stage4_statistics.compute import STATISTICS_FILE, build_statistics, table_names
+from pipelines.stage4_statistics import compute, inputs, sql
+from pipelines.stage4_statistics.compute import build_statistics
+from pipelines.stage4_statistics.sql import table_names
 from tests.registers import history_across_years, random_register, write_partitions
 
 
@@ -365,7 +367,7 @@ def test_each_year_starts_the_statistics_that_took_longest_the_year_before(
     assert given_timings == [{}, measured[0]]  # one run per calendar year, the second told the first's
     assert set(measured[0]) == set(table_names()) and all(s > 0 for s in measured[0].values())
 
-    by_parts = sorted(table_names(), key=lambda name: (-len(compute.part_names(name)), name))
+    by_parts = sorted(table_names(), key=lambda name: (-len(sql.part_names(name)), name))
     assert compute._longest_first(table_names(), {}) == by_parts
     # Timings that contradict the parts' order win over it.
     reversed_timings = {name: float(rank) for rank, name in enumerate(by_parts)}
@@ -374,7 +376,7 @@ def test_each_year_starts_the_statistics_that_took_longest_the_year_before(
 
 def test_a_lookup_is_joined_only_to_the_parts_that_read_it() -> None:
     """Joining the lookup to every event of a count that never reads it cost ≈ 40 % of that part."""
-    parts = compute.parts_sql("rereported_children")
+    parts = sql.parts_sql("rereported_children")
     joined = {part for part, sql in parts.items() if "lookup_earlier_report_from" in sql}
     assert joined == {"children_reported_again_values"}
 
@@ -382,7 +384,7 @@ def test_a_lookup_is_joined_only_to_the_parts_that_read_it() -> None:
 def test_the_statistics_connection_keeps_the_configured_block_memory() -> None:
     """settings.yaml's statistics.block_allocator_memory reaches DuckDB (fewer page faults a year)."""
     query = "SELECT value FROM duckdb_settings() WHERE name = 'block_allocator_memory'"
-    plain, statistics = db.connect(), compute.connect()
+    plain, statistics = db.connect(), inputs.connect()
     default = db.scalar(plain, query)
     plain.execute(f"SET block_allocator_memory = '{settings_yaml()['statistics']['block_allocator_memory']}'")
     assert db.scalar(statistics, query) == db.scalar(plain, query) != default
