@@ -37,7 +37,7 @@ from pipelines.stage2_pseudonymise.ingest import load_month
 from pipelines.stage2_pseudonymise.keyed_hash import load_key
 from pipelines.stage3_register.register import build_entries
 from pipelines.stage4_statistics.compute import build_statistics
-from pipelines.stage5_protection import cell_key, release
+from pipelines.stage5_protection import cell_key, release, release_files
 from tests.protection.release_attack import bounds, build_model, monthly_targets
 
 KOMMUNER = ["0114", "0115", "0117", "0180", "2021", "2023", "2026", "2029"]
@@ -111,7 +111,7 @@ def run(design: str, loaded: Paths, months: list[str]) -> dict[str, object]:
     attacked = bounds(model, monthly_targets(model, months[-1], KOMMUNER, reporters))
     attacked["true"] = attacked["target"].map(true_months(loaded, months[-1]))
     sensitive = attacked["true"].between(1, 4)
-    manifest = json.loads((folders[months[-1]] / release.MANIFEST_FILE).read_text("utf-8"))
+    manifest = json.loads((folders[months[-1]] / release_files.MANIFEST_FILE).read_text("utf-8"))
     tables = manifest["tables"]
     cells = sum(t["cells"] for t in tables.values())
     noises = [t.get("mean_absolute_noise") for t in tables.values() if "mean_absolute_noise" in t]

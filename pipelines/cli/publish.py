@@ -58,7 +58,9 @@ def _release_summary(manifest: dict) -> str:
 def release_run(as_of: str) -> bool:
     """Run the release through Dagster and say where it is and what it hid (aggregates only)."""
     from pipelines.run import run_release
-    from pipelines.stage5_protection.release import MANIFEST_FILE, method, release_folder
+    from pipelines.stage5_protection.decision import method
+    from pipelines.stage5_protection.release import release_folder
+    from pipelines.stage5_protection.release_files import MANIFEST_FILE
 
     words = {"cell_key": "cell-key perturbation, certificate audit"}
     print(

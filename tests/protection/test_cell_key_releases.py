@@ -13,7 +13,8 @@ from scipy.optimize import linprog
 
 from pipelines.core.settings import Paths
 from pipelines.stage5_protection import cell_key
-from pipelines.stage5_protection.release import MANIFEST_FILE, build_release, release_folder
+from pipelines.stage5_protection.release import build_release, release_folder
+from pipelines.stage5_protection.release_files import MANIFEST_FILE
 from tests.protection.release_attack import bounds, build_model, monthly_targets
 from tests.releases import KOMMUNER, MONTHS, small_release_home
 

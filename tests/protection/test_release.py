@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from pipelines.core.settings import Paths
-from pipelines.stage5_protection.release import MANIFEST_FILE, build_release, release_folder
+from pipelines.stage5_protection.release import build_release, release_folder
+from pipelines.stage5_protection.release_files import MANIFEST_FILE
 from tests.releases import small_release_home
 
 pytestmark = pytest.mark.slow
@@ -185,7 +186,7 @@ def test_without_a_population_file_rates_per_1000_are_omitted(released: Paths) -
 def test_rates_per_1000_children_hide_with_their_count(released: Paths, tmp_path: Path, monkeypatch) -> None:
     from pipelines.demo.population import generate_population
     from pipelines.stage4_statistics.population import build_population
-    from pipelines.stage5_protection.release import population_rates
+    from pipelines.stage5_protection.derived import population_rates
 
     csv = generate_population(tmp_path / "population.csv", 2025, seed=3)
     monkeypatch.setenv("OROSTAT_POPULATION_FILE", str(csv))
@@ -210,7 +211,7 @@ def test_rates_per_1000_children_hide_with_their_count(released: Paths, tmp_path
 
 def test_percentiles_hide_where_their_group_is_small(released: Paths) -> None:
     from pipelines.stage5_protection import cells as c
-    from pipelines.stage5_protection.release import percentiles
+    from pipelines.stage5_protection.derived import percentiles
 
     calendar = c.Calendar("2025-03")
     published = pd.read_parquet(release_folder(released, "2025-03") / "percentiles.parquet")
