@@ -26,7 +26,7 @@ from pipelines.stage6_publishing import pages
 from pipelines.stage6_publishing.history import History
 from pipelines.stage6_publishing.pages import RIKET, period_label
 from pipelines.stage6_publishing.release_tables import Release, symbols, table_order
-from pipelines.stage6_publishing.workbook import disclosure_text
+from pipelines.stage6_publishing.workbook import disclosure_text, methodology_text
 
 TEMPLATES = PROJECT_ROOT / "reports" / "templates"
 STATIC = PROJECT_ROOT / "reports" / "static"
@@ -109,12 +109,17 @@ def about(release: Release) -> dict[str, Any]:
     }
 
 
+def _rule(section: dict[str, Any]) -> str:
+    """The methodology rule a section of "Om statistiken" names (``methodology:``), its figures filled in."""
+    return methodology_text(section["methodology"]) if "methodology" in section else ""
+
+
 def method_sections(release: Release) -> list[dict[str, Any]]:
     """ "Om statistiken": the texts of publishing.yaml, the disclosure control of the release's method and
     the definitions of every table and rate (release.yaml)."""
     spec = release_spec()
     sections = [
-        {"heading": s["heading"], "text": " ".join(s["text"].split())}
+        {"heading": s["heading"], "text": " ".join([*s["text"].split(), *_rule(s).split()])}
         for s in publishing_spec()["report"]["method"]
     ]
     sections.append({"heading": "Röjandekontroll", "text": disclosure_text(release.manifest)})

@@ -163,6 +163,9 @@ def methodology_text(topic: str) -> str:
         deadline_days=settings()["decisions"]["deadline_days"],
         incomplete_share=float(quality["incomplete_share"]),
         rounding=quality["rounding"],
+        max_undecided_share=f"{float(release_spec()['preliminary']['max_undecided_share']):.1%}".replace(
+            ".", ","
+        ),
     ).replace("%", "\u00a0%")
 
 
