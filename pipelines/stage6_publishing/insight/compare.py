@@ -1,0 +1,183 @@
+"""`orostat compare`: did a municipality's figure change after a month, compared with its group?
+
+A difference-in-differences on published (protected) monthly figures only. Each month the municipality's
+value is compared with the mean of the published values of the other members of its comparison group
+(``groups.py``) in the same month; the gap d_t = kommun_t − group_t is regressed on an indicator of the
+months from the start month on:
+
+    d_t = α + β·efter_t (+ γ_kalendermånad) + ε_t
+
+β is the estimate: how much more (or less) the gap is after than before. Seasonality the municipality
+shares with its group (summer holidays, school start) cancels in the gap; where the months allow it,
+calendar-month fixed effects also remove the municipality's own seasonality (β then compares the same
+months of the year). The 95 % interval uses Newey–West (HAC) standard errors, since monthly gaps are
+autocorrelated, and Student's t. Months where the municipality's value is hidden (..), missing or where
+too few group members are published are left out; too many such months and the comparison is refused.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from pipelines.core.schemas import insight_spec
+from pipelines.stage6_publishing.history import History
+from pipelines.stage6_publishing.insight.ranks import KOMMUN, _where
+
+MONTH = "month"
+
+
+class CompareRefused(ValueError):
+    """The comparison cannot be made honestly; the message says why (one line, Swedish)."""
+
+
+def settings() -> dict[str, Any]:
+    return insight_spec()["compare"]
+
+
+def monthly_values(history: History, item: dict[str, Any]) -> pd.DataFrame:
+    """Months × kommunkod of one indicator's published values over every year shown (earlier years from
+    the December release after them); NaN where hidden, missing or not applicable."""
+    parts = []
+    sources = [*history.earlier.items(), (None, history.release)]
+    for year, release in sources:
+        frame = release.tables.get(item["table"])
+        if frame is None:
+            continue
+        rows = _where(frame, item["where"])
+        rows = rows[(rows.geo_level == KOMMUN) & (rows.period_type == MONTH)]
+        if year is not None:
+            rows = rows[rows.period.astype(str).str[:4] == year]
+        parts.append(rows)
+    if not parts:
+        return pd.DataFrame()
+    rows = pd.concat(parts, ignore_index=True)
+    hidden = rows.status.fillna("").astype(str) != ""
+    rows = rows.assign(
+        value=pd.to_numeric(rows.value, errors="coerce").where(~hidden), geo_code=rows.geo_code.astype(str)
+    )
+    return rows.pivot_table(index="period", columns="geo_code", values="value", aggfunc="first", dropna=False)
+
+
+def panel(values: pd.DataFrame, municipality: str, members: list[str]) -> pd.DataFrame:
+    """Per month: the municipality's value, the mean of the other members' published values and how many
+    of them are published."""
+    others = [m for m in members if m != municipality and m in values.columns]
+    own = values[municipality] if municipality in values.columns else pd.Series(np.nan, index=values.index)
+    group = values[others] if others else pd.DataFrame(index=values.index)
+    return pd.DataFrame(
+        {
+            "kommun": own.astype(float),
+            "group": group.mean(axis=1, skipna=True) if others else np.nan,
+            "group_n": group.notna().sum(axis=1) if others else 0,
+        },
+        index=values.index,
+    ).sort_index()
+
+
+@dataclass(frozen=True)
+class Estimate:
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    months_before: int
+    months_after: int
+    months_left_out: int
+    seasonal: bool  # calendar-month fixed effects used
+    lag: int  # Newey–West lag
+    before: tuple[float, float]  # mean (kommun, group) before
+    after: tuple[float, float]
+
+    @property
+    def covers_zero(self) -> bool:
+        return self.low <= 0 <= self.high
+
+
+def _design(months: pd.Index, post: np.ndarray, seasonal: bool) -> np.ndarray:
+    columns = [np.ones(len(months)), post.astype(float)]
+    if seasonal:
+        calendar = np.array([int(str(m)[5:7]) for m in months])
+        present = sorted(set(calendar))
+        columns += [(calendar == c).astype(float) for c in present[1:]]
+    return np.column_stack(columns)
+
+
+def newey_west(x: np.ndarray, residuals: np.ndarray, lag: int) -> np.ndarray:
+    """HAC covariance of OLS coefficients (Bartlett weights), with the small-sample factor T/(T−k)."""
+    t, k = x.shape
+    scores = x * residuals[:, None]
+    meat = scores.T @ scores
+    for lag_l in range(1, lag + 1):
+        weight = 1 - lag_l / (lag + 1)
+        cross = scores[lag_l:].T @ scores[:-lag_l]
+        meat += weight * (cross + cross.T)
+    bread = np.linalg.inv(x.T @ x)
+    return bread @ meat @ bread * t / (t - k)
+
+
+def did(frame: pd.DataFrame, start: str, confidence: float | None = None) -> Estimate:
+    """The difference-in-differences of ``panel``'s months around ``start`` (YYYY-MM), or a refusal."""
+    spec = settings()
+    confidence = confidence or spec["confidence"]
+    months = list(frame.index.astype(str))
+    if not months:
+        raise CompareRefused("Det finns inga publicerade månadsvärden för måttet.")
+    if not months[0] < start <= months[-1]:
+        raise CompareRefused(
+            f"Startmånaden {start} ligger utanför de publicerade månaderna: välj en månad efter {months[0]} "
+            f"och senast {months[-1]}."
+        )
+    usable = frame.kommun.notna() & frame.group.notna() & (frame.group_n >= spec["min_group_members"])
+    hidden = 1 - float(usable.mean())
+    if hidden > spec["max_hidden_share"]:
+        raise CompareRefused(
+            f"{int((~usable).sum())} av {len(frame)} månader saknar publicerat värde för kommunen eller "
+            f"gruppen (dolda ..-värden eller saknade uppgifter), mer än {spec['max_hidden_share']:.0%}: "
+            "jämförelsen blir inte tillförlitlig."
+        )
+    used = frame[usable]
+    post = np.array([str(m) >= start for m in used.index])
+    before, after = int((~post).sum()), int(post.sum())
+    if before < spec["min_months_before"] or after < spec["min_months_after"]:
+        raise CompareRefused(
+            f"För få månader med publicerade värden: {before} före och {after} från och med {start}; "
+            f"det behövs minst {spec['min_months_before']} före och {spec['min_months_after']} efter."
+        )
+    gap = (used.kommun - used.group).to_numpy(dtype=float)
+    fitted = _fit(used.index, post, gap)
+    x, residuals, seasonal = fitted
+    lag = max(1, math.floor(4 * (len(gap) / 100) ** (2 / 9)))
+    beta = np.linalg.lstsq(x, gap, rcond=None)[0]
+    se = math.sqrt(max(newey_west(x, residuals, lag)[1, 1], 0.0))
+    t = stats.t.ppf(0.5 + confidence / 2, len(gap) - x.shape[1])
+    return Estimate(
+        float(beta[1]),
+        float(beta[1] - t * se),
+        float(beta[1] + t * se),
+        confidence,
+        before,
+        after,
+        len(frame) - len(used),
+        seasonal,
+        lag,
+        (float(used.kommun[~post].mean()), float(used.group[~post].mean())),
+        (float(used.kommun[post].mean()), float(used.group[post].mean())),
+    )
+
+
+def _fit(months: pd.Index, post: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The design with calendar-month effects where they leave enough degrees of freedom and do not
+    absorb the before/after contrast, else without; the residuals."""
+    for seasonal in (True, False):
+        x = _design(months, post, seasonal)
+        enough = len(gap) - x.shape[1] >= settings()["seasonal_min_df"]
+        if np.linalg.matrix_rank(x) == x.shape[1] and (enough or not seasonal):
+            beta = np.linalg.lstsq(x, gap, rcond=None)[0]
+            return x, gap - x @ beta, seasonal
+    raise CompareRefused("Jämförelsen går inte att skatta med de publicerade månaderna.")
