@@ -13,18 +13,20 @@ from pipelines.core.settings import paths
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
     spec = insight_spec()
-    codes = list(spec["indicators"])
+    codes = list(spec["compare"]["indicators"])
     compare = add_command(
         sub,
         "compare",
         _compare,
         "did a municipality change after a month, compared with similar municipalities?",
-        "Compares a municipality's monthly published figures before and after --from with the mean of the\n"
-        "other municipalities in its comparison group in the same months (difference-in-differences, 95 %\n"
-        "confidence interval with Newey–West errors), and says in Swedish what the estimate means and what\n"
-        "it cannot tell. Only published, disclosure-protected figures are used (docs/insight.md).\n"
-        f"Refused (exit 2) with at least {spec['compare']['min_months_before']} months before and "
-        f"{spec['compare']['min_months_after']} after missing, or too many hidden months.\n"
+        "Compares a municipality's monthly figures before and after --from with the mean of the other\n"
+        "municipalities in its comparison group in the same months. A month is the difference of two\n"
+        "successive releases' published year-to-date figures (municipal months are not published).\n"
+        "Difference-in-differences with a 95 % confidence interval (Newey–West errors); says in Swedish\n"
+        "what the estimate means and what it cannot tell. Only published, disclosure-protected figures are\n"
+        "used (docs/insight.md).\n"
+        f"Refused (exit 2) with fewer than {spec['compare']['min_months_before']} months before or "
+        f"{spec['compare']['min_months_after']} after, or too many hidden months.\n"
         f"Indicators: {', '.join(codes)}.",
         [
             "orostat compare --kommun 2401 --from 2024-09",
@@ -58,7 +60,6 @@ def _releases() -> list[str]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from pipelines.stage6_publishing.history import History
     from pipelines.stage6_publishing.insight import explain
     from pipelines.stage6_publishing.insight.compare import CompareRefused
     from pipelines.stage6_publishing.insight.groups import GroupFileError, grouping
@@ -74,7 +75,7 @@ def _compare(args: argparse.Namespace) -> int:
             f"No published release {release or ''} (published: {known}); run orostat release first."
         )
     home = paths()
-    history = History(Release(home.protected / f"release={release}"))
+    monthly = {r: Release(home.protected / f"release={r}") for r in releases if r <= release}
     try:
         groups = grouping(home, int(release[:4]))
     except GroupFileError as err:
@@ -86,7 +87,7 @@ def _compare(args: argparse.Namespace) -> int:
         )
     name = municipalities()[args.kommun]
     try:
-        result = explain.run(history, groups, args.kommun, name, args.indicator, args.start)
+        result = explain.run(monthly, groups, args.kommun, name, args.indicator, args.start)
     except CompareRefused as err:
         raise CommandError(f"Jämförelsen görs inte: {err}") from None
     print(explain.text(result))

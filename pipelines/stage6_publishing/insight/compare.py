@@ -1,8 +1,10 @@
 """`orostat compare`: did a municipality's figure change after a month, compared with its group?
 
-A difference-in-differences on published (protected) monthly figures only. Each month the municipality's
-value is compared with the mean of the published values of the other members of its comparison group
-(``groups.py``) in the same month; the gap d_t = kommun_t − group_t is regressed on an indicator of the
+A difference-in-differences on published (protected) figures only. A municipality's months are not
+published, only its year to date, so a month is the difference of two successive monthly releases' year
+to date (a difference stage 5 protects as if it were published). Each month the municipality's value is
+compared with the mean of the values of the other members of its comparison group (``groups.py``) in the
+same month; the gap d_t = kommun_t − group_t is regressed on an indicator of the
 months from the start month on:
 
     d_t = α + β·efter_t (+ γ_kalendermånad) + ε_t
@@ -26,10 +28,8 @@ import pandas as pd
 from scipy import stats
 
 from pipelines.core.schemas import insight_spec
-from pipelines.stage6_publishing.history import History
 from pipelines.stage6_publishing.insight.ranks import KOMMUN, _where
-
-MONTH = "month"
+from pipelines.stage6_publishing.release_tables import Release
 
 
 class CompareRefused(ValueError):
@@ -40,28 +40,59 @@ def settings() -> dict[str, Any]:
     return insight_spec()["compare"]
 
 
-def monthly_values(history: History, item: dict[str, Any]) -> pd.DataFrame:
-    """Months × kommunkod of one indicator's published values over every year shown (earlier years from
-    the December release after them); NaN where hidden, missing or not applicable."""
-    parts = []
-    sources = [*history.earlier.items(), (None, history.release)]
-    for year, release in sources:
-        frame = release.tables.get(item["table"])
-        if frame is None:
-            continue
-        rows = _where(frame, item["where"])
-        rows = rows[(rows.geo_level == KOMMUN) & (rows.period_type == MONTH)]
-        if year is not None:
-            rows = rows[rows.period.astype(str).str[:4] == year]
-        parts.append(rows)
-    if not parts:
+def _ytd(release: Release, part: dict[str, Any], year: str, column: str = "value") -> pd.Series:
+    """kommunkod → one published year-to-date figure of a release; NaN where hidden or missing."""
+    frame = release.tables.get(part["table"])
+    if frame is None:
+        return pd.Series(dtype=float)
+    rows = _where(frame, part["where"])
+    rows = rows[(rows.geo_level == KOMMUN) & (rows.period.astype(str) == year)]
+    values = pd.to_numeric(rows[column], errors="coerce")
+    if column == "value":
+        values = values.where(rows.status.fillna("").astype(str).to_numpy() == "")
+    return pd.Series(values.to_numpy(dtype=float), index=rows.geo_code.astype(str).to_numpy())
+
+
+def _previous(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:])
+    return f"{year - 1}-12" if number == 1 else f"{year}-{number - 1:02d}"
+
+
+def _month_counts(releases: dict[str, Release], part: dict[str, Any]) -> dict[str, pd.Series]:
+    """Month → kommunkod → the month's count: this release's year to date minus the previous month's
+    release's (January: the year to date itself); a month without both releases is left out."""
+    found = {}
+    for month, release in releases.items():
+        year = month[:4]
+        now = _ytd(release, part, year)
+        if month.endswith("-01"):
+            found[month] = now
+        elif _previous(month) in releases:
+            found[month] = now.sub(_ytd(releases[_previous(month)], part, year), fill_value=np.nan)
+    return found
+
+
+def monthly_values(releases: dict[str, Release], item: dict[str, Any]) -> pd.DataFrame:
+    """Months × kommunkod of one compare indicator (insight.yaml compare.indicators), from the published
+    year-to-date figures of successive monthly releases (as-of month → release); NaN where unknown."""
+    numerator = _month_counts(releases, item["numerator"])
+    if "denominator" in item:
+        denominator = _month_counts(releases, item["denominator"])
+        # a month with no decisions has no rate ('.'), not a rate of 0
+        rows = {
+            m: numerator[m] / denominator[m].where(denominator[m] > 0) for m in numerator if m in denominator
+        }
+    elif "per_population" in item:
+        spec = settings()["population"]
+        rows = {}
+        for month, counts in numerator.items():
+            population = _ytd(releases[month], spec, month[:4], spec["column"])
+            rows[month] = counts / population.where(population > 0) * item["per_population"]
+    else:
+        rows = numerator
+    if not rows:
         return pd.DataFrame()
-    rows = pd.concat(parts, ignore_index=True)
-    hidden = rows.status.fillna("").astype(str) != ""
-    rows = rows.assign(
-        value=pd.to_numeric(rows.value, errors="coerce").where(~hidden), geo_code=rows.geo_code.astype(str)
-    )
-    return rows.pivot_table(index="period", columns="geo_code", values="value", aggfunc="first", dropna=False)
+    return pd.DataFrame(rows).T.sort_index().astype(float)
 
 
 def panel(values: pd.DataFrame, municipality: str, members: list[str]) -> pd.DataFrame:

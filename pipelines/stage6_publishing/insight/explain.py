@@ -10,12 +10,10 @@ import pandas as pd
 
 from pipelines.stage6_publishing import charts
 from pipelines.stage6_publishing.charts import Point
-from pipelines.stage6_publishing.history import History
 from pipelines.stage6_publishing.insight import compare
 from pipelines.stage6_publishing.insight.groups import Grouping
-from pipelines.stage6_publishing.insight.ranks import indicators
 from pipelines.stage6_publishing.pages import period_label
-from pipelines.stage6_publishing.release_tables import NBSP, formatted
+from pipelines.stage6_publishing.release_tables import NBSP, Release, formatted
 
 
 @dataclass(frozen=True)
@@ -32,22 +30,18 @@ class Comparison:
 
 
 def run(
-    history: History, grouping: Grouping, municipality: str, name: str, indicator: str, start: str
+    releases: dict[str, Release], grouping: Grouping, municipality: str, name: str, indicator: str, start: str
 ) -> Comparison:
-    """The comparison, or ``CompareRefused`` saying why it cannot be made."""
-    available = indicators(history.release)
-    if indicator not in available:
-        known = ", ".join(available) or "inga"
-        raise compare.CompareRefused(
-            f"Måttet {indicator} finns inte per kommun i publiceringen {history.release.release} "
-            f"(finns: {known})."
-        )
+    """The comparison over the monthly releases given (as-of month → release), or ``CompareRefused``
+    saying why it cannot be made."""
+    item = compare.settings()["indicators"][indicator]
     group = grouping.group_of.get(municipality)
     if group is None:
         raise compare.CompareRefused(f"Kommun {municipality} har ingen jämförelsegrupp ({grouping.source}).")
-    item = available[indicator]
     members = grouping.members(group)
-    values = compare.monthly_values(history, item)
+    values = compare.monthly_values(releases, item)
+    if values.empty:
+        raise compare.CompareRefused(f"Publiceringarna har inga kommunvärden för måttet {indicator}.")
     frame = compare.panel(values, municipality, members)
     result = compare.did(frame, start)
     return Comparison(
@@ -55,12 +49,12 @@ def run(
     )
 
 
-def _difference(value: float, item: dict[str, Any]) -> str:
+def _difference(value: float, item: dict[str, Any], unit: bool = True) -> str:
     """A signed difference in the indicator's unit: percentage points for shares."""
     number = value * 100 if item["format"] == "percent" else value
     text = formatted(abs(number), "", "decimal1")
     sign = "+" if number > 0 else ("−" if number < 0 else "±")
-    return f"{sign}{text}{NBSP}{item['unit_sv']}"
+    return f"{sign}{text}{NBSP}{item['unit_sv']}" if unit else f"{sign}{text}"
 
 
 def _level(value: float, item: dict[str, Any]) -> str:
@@ -82,7 +76,7 @@ def text(c: Comparison) -> str:
         f"{_level(r.after[0], item)}, gruppen {_level(r.after[1], item)} i genomsnitt.",
         "",
         f"Skattning (skillnad i skillnader): {_difference(r.estimate, item)} per månad jämfört med gruppen, "
-        f"{round(r.confidence * 100)}{NBSP}% konfidensintervall {_difference(r.low, item)} till "
+        f"{round(r.confidence * 100)}{NBSP}% konfidensintervall {_difference(r.low, item, unit=False)} till "
         f"{_difference(r.high, item)}.",
     ]
     if r.covers_zero:
@@ -102,8 +96,10 @@ def text(c: Comparison) -> str:
 def caveats(c: Comparison) -> list[str]:
     r = c.result
     out = [
-        "Beräkningen bygger på de publicerade, skyddade värdena: antalen har ett litet slumpmässigt "
-        "tillägg eller avdrag och vissa värden är dolda (..). Det gör skattningen osäkrare, inte snedvriden.",
+        "Beräkningen bygger på de publicerade, skyddade värdena: en månad är skillnaden mellan två "
+        "publiceringars värden för året hittills, och varje antal har ett litet slumpmässigt tillägg eller "
+        "avdrag. Det gör skattningen osäkrare. Månader med dolda värden (..) är utelämnade; döljs många små "
+        "värden kan det också snedvrida skattningen.",
         "Det är en jämförelse, inte ett bevis för orsak: annat som ändrades samtidigt i kommunen (rutiner, "
         "registrering, personal, befolkning) eller i gruppen kan förklara skillnaden.",
         "Metoden förutsätter att kommunen och gruppen hade följt varandra utan förändringen.",
