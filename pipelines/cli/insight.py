@@ -22,7 +22,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         "Compares a municipality's monthly figures before and after --from with the mean of the other\n"
         "municipalities in its comparison group in the same months. A month is the difference of two\n"
         "successive releases' published year-to-date figures (municipal months are not published).\n"
-        "Difference-in-differences with a 95 % confidence interval (Newey–West errors); says in Swedish\n"
+        "Difference-in-differences with a 95 % confidence interval (autocorrelation-robust EWC errors); says in Swedish\n"
         "what the estimate means and what it cannot tell. Only published, disclosure-protected figures are\n"
         "used (docs/insight.md).\n"
         f"Refused (exit 2) with fewer than {spec['compare']['min_months_before']} months before or "

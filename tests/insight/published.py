@@ -76,3 +76,61 @@ def write_release(
     pd.DataFrame(rows).to_parquet(folder / "rates.parquet")
     manifest = {"release": AS_OF, "as_of_month": AS_OF, "data": "SYNTETISKA testdata"}
     (folder / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+
+
+def write_monthly_releases(
+    home: Paths,
+    effect: float = 0.0,
+    treated: str = "2401",
+    start: str = "2024-09",
+    seed: int = 11,
+    noise: float = 0.15,
+    hidden: dict[str, list[str]] | None = None,
+    months: list[str] = MONTHS,
+) -> None:
+    """One release per month (as of that month) publishing each municipality's year-to-date count of
+    reports (outcomes, total) and its population (population_rates), as stage 5 does: monthly reports per
+    1,000 children = a level per municipality × a national season + AR(1) noise, + ``effect`` for
+    ``treated`` from ``start``. ``hidden``: kommunkod → as-of months whose year to date is '..'."""
+    rng = np.random.default_rng(seed)
+    children = children_by_code(seed)
+    season = 1 + 0.25 * np.sin(np.arange(12) / 12 * 2 * np.pi)
+    per_1000: dict[str, dict[str, float]] = {}
+    for code in codes():
+        level, shock = rng.uniform(1.0, 2.5), 0.0
+        per_1000[code] = {}
+        for month in months:
+            shock = 0.3 * shock + rng.normal(0, noise)
+            value = level * season[int(month[5:]) - 1] + shock
+            per_1000[code][month] = value + (effect if code == treated and month >= start else 0.0)
+    for month in months:
+        year = month[:4]
+        outcomes, population = [], []
+        for code in codes():
+            ytd = sum(v for m, v in per_1000[code].items() if m[:4] == year and m <= month)
+            status = ".." if month in (hidden or {}).get(code, []) else ""
+            common = {"period_type": "year", "period": year, "geo_level": "kommun", "geo_code": code}
+            outcomes.append(
+                common
+                | {
+                    "outcome": "total",
+                    "value": None if status else ytd * children[code] / 1000,
+                    "status": status,
+                }
+            )
+            population.append(
+                common
+                | {
+                    "rate": "reports_per_1000_children",
+                    "population": children[code],
+                    "value": None,
+                    "status": "..",
+                }
+            )
+        folder = home.protected / f"release={month}"
+        folder.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame(outcomes).to_parquet(folder / "outcomes.parquet")
+        pd.DataFrame(population).to_parquet(folder / "population_rates.parquet")
+        manifest = {"release": month, "as_of_month": month, "data": "SYNTETISKA testdata"}
+        (folder / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    write_population(home, children)

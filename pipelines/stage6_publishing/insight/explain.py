@@ -116,7 +116,7 @@ def caveats(c: Comparison) -> list[str]:
             f"{r.months_left_out} månader utan publicerat värde för kommunen eller gruppen är utelämnade."
         )
     out.append(
-        f"Intervallet tar hänsyn till att månaderna hänger ihop (Newey–West, {r.lag} månaders fördröjning)."
+        f"Intervallet tar hänsyn till att månaderna hänger ihop (EWC-metoden, {r.nu} frihetsgrader); med få månader blir intervallet brett."
     )
     return out
 
