@@ -24,14 +24,16 @@ KOMMUN = "kommun"
 
 
 def indicators(release: Release) -> dict[str, dict[str, Any]]:
-    """The indicators of insight.yaml that have municipality cells in this release."""
+    """The indicators of insight.yaml with published municipality values in this release (percentiles are
+    hidden for every municipality, share reported again is not published per municipality: left out)."""
     found = {}
     for code, item in insight_spec()["indicators"].items():
         frame = release.tables.get(item["table"])
         if frame is None:
             continue
         rows = _where(frame, item["where"])
-        if (rows.geo_level == KOMMUN).any():
+        published = (rows.geo_level == KOMMUN) & (rows.status.fillna("").astype(str) == "")
+        if published.any():
             found[code] = item
     return found
 
