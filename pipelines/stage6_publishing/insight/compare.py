@@ -173,7 +173,7 @@ def did(frame: pd.DataFrame, start: str, confidence: float | None = None) -> Est
     if hidden > spec["max_hidden_share"]:
         raise CompareRefused(
             f"{int((~usable).sum())} av {len(frame)} månader saknar publicerat värde för kommunen eller "
-            f"gruppen (dolda ..-värden eller saknade uppgifter), mer än {spec['max_hidden_share']:.0%}: "
+            f"gruppen (dolda ..-värden eller saknade uppgifter), mer än {round(spec['max_hidden_share'] * 100)}\u00a0%: "
             "jämförelsen blir inte tillförlitlig."
         )
     used = frame[usable]

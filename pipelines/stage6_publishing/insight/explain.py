@@ -75,7 +75,7 @@ def text(c: Comparison) -> str:
         f"Efter ({c.start} – {months[-1]}, {r.months_after} månader med värden): kommunen "
         f"{_level(r.after[0], item)}, gruppen {_level(r.after[1], item)} i genomsnitt.",
         "",
-        f"Skattning (skillnad i skillnader): {_difference(r.estimate, item)} per månad jämfört med gruppen, "
+        f"Skattning (skillnad i skillnader): {_difference(r.estimate, item)} jämfört med gruppen, "
         f"{round(r.confidence * 100)}{NBSP}% konfidensintervall {_difference(r.low, item, unit=False)} till "
         f"{_difference(r.high, item)}.",
     ]
