@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.core.schemas import insight_spec
@@ -25,6 +25,7 @@ def test_bands_are_ordered_named_once_and_the_last_is_open():
     assert len({b["code"] for b in BANDS}) == len({b["sv"] for b in BANDS}) == len(BANDS)
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=0, max_value=1_000_000))
 def test_every_population_falls_in_exactly_the_band_whose_bounds_hold_it(children: int):
     found = groups.band(children)

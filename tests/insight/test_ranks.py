@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.core.settings import Paths
@@ -31,6 +31,7 @@ def test_ties_share_the_lowest_rank_and_hidden_values_are_not_ranked():
     assert out.loc[["b", "c", "a", "e"], "quartile"].tolist() == [1, 1, 3, 4]
 
 
+@settings(deadline=None, max_examples=60)  # pandas per example; the machine is shared
 @given(st.lists(st.one_of(st.none(), st.integers(0, 5)), min_size=1, max_size=60))
 def test_rank_properties(raw: list[int | None]):
     values = pd.Series(

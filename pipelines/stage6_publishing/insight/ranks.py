@@ -114,33 +114,31 @@ class Insight:
         return indicators(self.release)
 
     @cached_property
-    def _tables(self) -> dict[tuple[str, str], tuple[pd.Series, pd.DataFrame, pd.DataFrame, dict]]:
+    def _standings(self) -> dict[tuple[str, str, str], Standing]:
+        """(kommunkod, indicator, period) → standing, for every municipality with a published cell."""
         found = {}
         for code, item in self.indicators.items():
             for period in self.release.years:
                 values = published_values(self.release.tables[item["table"]], item["where"], period)
-                found[(code, period)] = (
-                    values,
-                    rank(values),
-                    group_ranks(values, self.grouping),
-                    group_medians(values, self.grouping),
-                )
+                overall, within = rank(values), group_ranks(values, self.grouping)
+                medians = group_medians(values, self.grouping)
+                published = {g: int(values.reindex(self.grouping.members(g)).notna().sum()) for g in medians}
+                for municipality, value in values.items():
+                    group = self.grouping.group_of.get(municipality)
+                    found[(municipality, code, period)] = Standing(
+                        code,
+                        period,
+                        None if math.isnan(value) else float(value),
+                        _int(overall.at[municipality, "rank"]),
+                        int(values.notna().sum()),
+                        _int(overall.at[municipality, "quartile"]),
+                        _int(within.at[municipality, "rank"]),
+                        published.get(group, 0) if group else 0,
+                        medians.get(group) if group else None,
+                    )
         return found
 
     def standing(self, municipality: str, indicator: str, period: str) -> Standing:
-        values, overall, within, medians = self._tables[(indicator, period)]
-        group = self.grouping.group_of.get(municipality)
-        row = overall.loc[municipality] if municipality in overall.index else None
-        inner = within.loc[municipality] if municipality in within.index else None
-        value = values.get(municipality)
-        return Standing(
-            indicator,
-            period,
-            None if value is None or math.isnan(value) else float(value),
-            None if row is None else _int(row["rank"]),
-            int(values.notna().sum()),
-            None if row is None else _int(row["quartile"]),
-            None if inner is None else _int(inner["rank"]),
-            int(values.reindex(self.grouping.members(group)).notna().sum()) if group else 0,
-            medians.get(group) if group else None,
-        )
+        """A municipality's place; one without a cell in the release is not ranked."""
+        empty = Standing(indicator, period, None, None, 0, None, None, 0, None)
+        return self._standings.get((municipality, indicator, period), empty)
