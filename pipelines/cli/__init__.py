@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 
-from pipelines.cli import demo, load, publish, read, validate
+from pipelines.cli import demo, insight, load, publish, read, validate
 from pipelines.cli.common import CommandError
 
 DESCRIPTION = """\
@@ -17,7 +17,7 @@ extracts of Sweden's municipalities: pseudonymised, disclosure-controlled, publi
 
 For a municipality:  validate, spec
 For the operator:    load, backfill, status, summary, release, rotate-key, demo
-For a researcher:    query, serve
+For a researcher:    query, serve, compare
 
 `orostat COMMAND --help` describes a command and gives examples."""
 
@@ -29,10 +29,11 @@ examples:
   orostat status --month 2025-03 --kommun 0180  what one municipality delivered that month
   orostat release --as-of 2025-03               protect and publish the release as of March
   orostat query "SELECT * FROM rates WHERE geo_level = 'riket'"
+  orostat compare --kommun 2401 --from 2024-09  a municipality before/after a month vs similar ones
 
 The README and docs/ say more; the delivery specification is docs/leveransspecifikation.md."""
 
-COMMAND_MODULES = (validate, load, read, publish, demo)
+COMMAND_MODULES = (validate, load, read, publish, demo, insight)
 
 
 def parser() -> argparse.ArgumentParser:

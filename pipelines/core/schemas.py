@@ -48,6 +48,11 @@ def publishing_spec() -> dict[str, Any]:
 
 
 @cache
+def insight_spec() -> dict[str, Any]:
+    return _yaml("insight.yaml")
+
+
+@cache
 def quarantine_reasons() -> dict[str, Any]:
     return _yaml("quarantine_reasons.yaml")
 

@@ -192,9 +192,16 @@ def columns(chart_id: str, title: str, points: Sequence[Point], fmt: str) -> Cha
     return Chart("".join(parts), alt)
 
 
-def lines(chart_id: str, title: str, series: dict[str, Sequence[Point]], fmt: str) -> Chart:
+def lines(
+    chart_id: str,
+    title: str,
+    series: dict[str, Sequence[Point]],
+    fmt: str,
+    mark: tuple[int, str] | None = None,
+) -> Chart:
     """Several series over the same periods; a gap where a value is hidden; markers and dashes tell the
-    lines apart without colour; a preliminary point is hollow. The axis starts at 0 (shares: 0 %)."""
+    lines apart without colour; a preliminary point is hollow. The axis starts at 0 (shares: 0 %).
+    ``mark``: (index of a period, label): a vertical dotted line before that period (a change starts)."""
     alt = describe_series(title, series, fmt)
     legend_h = 18 * len(series)
     top_y, left, right = 12.0 + legend_h, 58.0, WIDTH - 8.0
@@ -230,6 +237,12 @@ def lines(chart_id: str, title: str, series: dict[str, Sequence[Point]], fmt: st
             if y is not None:
                 parts.append(_marker(k, x, y, colour, p.preliminary))
     parts.append(f'<line x1="{left}" x2="{right}" y1="{base_y}" y2="{base_y}" stroke="#333"/>')
+    if mark is not None:
+        x = left + (mark[0] - 0.5) * slot
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top_y}" y2="{base_y}" stroke="#333" stroke-dasharray="2 2"/>'
+        )
+        parts.append(_text(x + 3, top_y + 10, mark[1], extra=HALO))
     parts += _x_labels([p.label for p in first], lambda i: left + i * slot, base_y + 16, right - left)
     parts.append("</svg>")
     return Chart("".join(parts), alt)
