@@ -24,6 +24,7 @@ from pipelines.core.schemas import code_table, publishing_spec, release_spec
 from pipelines.core.settings import PROJECT_ROOT, settings
 from pipelines.stage6_publishing import pages
 from pipelines.stage6_publishing.history import History
+from pipelines.stage6_publishing.insight import pages as signal_pages
 from pipelines.stage6_publishing.pages import RIKET, period_label
 from pipelines.stage6_publishing.release_tables import Release, symbols, table_order
 from pipelines.stage6_publishing.workbook import disclosure_text
@@ -192,6 +193,7 @@ def build_report(release: Release, target: Path) -> dict[str, int]:
         "symbols": symbols(),
         "downloads": downloads(release),
         "about": about(release),
+        "signals": signal_pages.contexts(history),  # issue 22: the "Signaler" section
     }
     listing = [
         {

@@ -33,6 +33,9 @@ COLUMNS = [
     "release", "geo_level", "geo_code", "geo_name", "table", "dimension", "code", "series_sv", "period",
     "observed", "expected", "lower", "upper", "status", "status_sv", "signal",
 ]  # fmt: skip
+MONTH_COLUMNS = [
+    "geo_level", "geo_code", "geo_name", "table", "dimension", "code", "period", "value", "status", "preliminary",
+]  # fmt: skip
 _CACHE = "signals"  # key in the release's cache: the report and the CSV compute the signals once
 
 
@@ -73,11 +76,10 @@ def monthly(history: History) -> pd.DataFrame:
                     code=rows[item["dimension"]].astype(str),
                     preliminary=prel,
                     status=rows["status"].fillna("").astype(str),
-                )[["geo_level", "geo_code", "geo_name", "table", "dimension", "code", "period", "value",
-                   "status", "preliminary"]]  # fmt: skip
+                )[MONTH_COLUMNS]
             )
     if not parts:
-        return pd.DataFrame(columns=["geo_level", "geo_code", "table", "code", "period"])
+        return pd.DataFrame(columns=MONTH_COLUMNS)
     return pd.concat(parts, ignore_index=True).sort_values(["table", "code", "geo_code", "period"])
 
 
