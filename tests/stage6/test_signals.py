@@ -160,3 +160,15 @@ def test_summary_prints_the_latest_releases_signals(planted_release: Release, tm
     lines = signals.summary_lines(published)
     assert lines[0].startswith("Signaler i publiceringen 2025-12")
     assert any("2025-04" in line and "Län 12" in line and "Lägre än väntat" in line for line in lines)
+
+
+def test_orostat_summary_ends_with_the_signals(planted_release: Release, home, monkeypatch, capsys):
+    from pipelines.cli import main, read
+
+    (home.statistics / "reports" / "as_of_month=2025-12").mkdir(parents=True)
+    monkeypatch.setattr(read, "print_summary", lambda *args: print("(internal summary)"))
+    signals.write_csv(History(planted_release), home.published / "release=2025-12")
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("(internal summary)\nSignaler i publiceringen 2025-12")
+    assert "Anmälare: Skola" in out and "Lägre än väntat" in out
