@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipelines.stage6_publishing.history import History
 from pipelines.stage6_publishing.insight import pages as signal_pages
@@ -172,3 +174,25 @@ def test_orostat_summary_ends_with_the_signals(planted_release: Release, home, m
     out = capsys.readouterr().out
     assert out.startswith("(internal summary)\nSignaler i publiceringen 2025-12")
     assert "Anmälare: Skola" in out and "Lägre än väntat" in out
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    level=st.floats(0.05, 400),
+    seed=st.integers(0, 2**32 - 1),
+    zero_month=st.sampled_from([None, 7]),
+)
+def test_any_series_gets_a_sane_expectation_or_none(level: float, seed: int, zero_month: int | None):
+    """Small, sparse, suppressed or seasonal-zero series: every expectation is finite and near the counts
+    seen (no trend extrapolated to millions), and only an assessed month can be a signal."""
+    counts = _series(np.random.default_rng(seed), [2022, 2023, 2024, 2025], level)
+    if zero_month:
+        counts = {p: 0 if int(p[5:]) == zero_month else v for p, v in counts.items()}
+    frame = pd.DataFrame(_rows(counts))
+    hidden = frame["value"].between(1, 4)  # as the release hides them
+    frame.loc[hidden, ["value", "status"]] = [None, ".."]
+    for row in signals.assess(frame, {"2025"}):
+        if row["expected"] is not None:
+            assert np.isfinite(row["expected"]) and row["expected"] <= 10 * max(counts.values()) + 10
+        assert row["signal"] == (row["status"] in ("low", "high"))
+        assert row["status"] in signals.spec()["status"]

@@ -47,38 +47,51 @@ def _design(t: np.ndarray, month: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(t)), t, dummies])
 
 
-def _irls(x: np.ndarray, y: np.ndarray, steps: int = 50) -> tuple[np.ndarray, np.ndarray]:
-    """Poisson regression with log link: coefficients and the inverse of X'WX at the fit."""
+def _irls(x: np.ndarray, y: np.ndarray, steps: int = 50) -> tuple[np.ndarray, np.ndarray] | None:
+    """Poisson regression with log link: coefficients and the inverse of X'WX at the fit; None when it
+    does not converge (a month of zeros drives its effect towards minus infinity)."""
     beta = np.zeros(x.shape[1])
     beta[0] = math.log(max(y.mean(), 0.5))
-    for _ in range(steps):
-        mu = np.exp(x @ beta)
-        w = mu
-        z = x @ beta + (y - mu) / mu
-        xtw = x.T * w
-        new = np.linalg.lstsq(xtw @ x, xtw @ z, rcond=None)[0]
-        if np.max(np.abs(new - beta)) < 1e-8:
+    with np.errstate(all="ignore"):
+        for _ in range(steps):
+            mu = np.exp(x @ beta)
+            z = x @ beta + (y - mu) / mu
+            xtw = x.T * mu
+            new = np.linalg.lstsq(xtw @ x, xtw @ z, rcond=None)[0]
+            if not np.all(np.isfinite(new)):
+                return None
+            done = np.max(np.abs(new - beta)) < 1e-8
             beta = new
-            break
-        beta = new
-    mu = np.exp(x @ beta)
-    return beta, np.linalg.pinv((x.T * mu) @ x)
+            if done:
+                mu = np.exp(x @ beta)
+                return beta, np.linalg.pinv((x.T * mu) @ x)
+    return None
 
 
 def glm(
     t: np.ndarray, month: np.ndarray, y: np.ndarray, t0: float, month0: int, z: float
 ) -> Prediction | None:
     """The expected count at (t0, month0) from earlier months (t in years, month 1-12, y counts)."""
+    zero = [m for m in np.unique(month) if not y[month == m].any()]
+    if month0 in zero:
+        return Prediction(0.0, 0.0, 0.0)  # that month has always been empty (e.g. school in July)
+    rows = ~np.isin(month, zero)  # a month of zeros would drive its effect to minus infinity
+    t, month, y = t[rows], month[rows], y[rows]
     x = _design(t - t0, month)  # time from the tested month: its trend term is 0
     present = np.flatnonzero(x.any(axis=0) | (np.arange(x.shape[1]) < 2))  # months never seen: no column
     x = x[:, present]
     if len(y) <= x.shape[1] or not np.isin(month0, month):
         return None
-    beta, cov = _irls(x, y)
+    fitted = _irls(x, y)
+    if fitted is None:
+        return None
+    beta, cov = fitted
     mu_fit = np.exp(x @ beta)
     phi = max(1.0, float(np.sum((y - mu_fit) ** 2 / mu_fit)) / (len(y) - x.shape[1]))
     x0 = _design(np.array([0.0]), np.array([month0]))[0, present]
     eta = float(x0 @ beta)
+    if not math.isfinite(eta) or math.exp(eta) > 10 * y.max() + 10:
+        return None  # a trend extrapolated far beyond every count seen: no expectation to trust
     mu = math.exp(eta)
     var_eta = phi * float(x0 @ cov @ x0)
     return Prediction(mu, *_bounds(mu, phi + mu * var_eta, z))

@@ -8,7 +8,8 @@ years and the trend predict (``model.py``), with a prediction interval; a month 
 Municipalities publish no months (release.yaml geographies), so they get no signals.
 
 Not assessed: a series with fewer than ``min_years`` earlier years of the same month ("för kort
-tidsserie"); a suppressed or missing month; a preliminary month (it will still change); a month expected
+tidsserie"); a series with fewer than ``min_months`` published months to fit, or whose fit fails; a
+suppressed or missing month; a preliminary month (it will still change); a month expected
 below ``min_expected`` reports. Thresholds: ``schemas/signals.yaml``. A month found to be a signal is left
 out of the fit for later months, so one drop does not hide the next.
 """
@@ -102,10 +103,16 @@ def assess(frame: pd.DataFrame, tested_years: set[str], method: str | None = Non
         earlier = usable & (month == month[i]) & (year < year[i]) & (year >= year[i] - conf["max_years"])
         row = {"period": period, "observed": value[i] if usable[i] else None}
         prediction = None
-        if earlier.sum() >= conf["min_years"]:
+        long_enough = bool(earlier.sum() >= conf["min_years"])
+        if long_enough:
             fit = usable & ~flagged & (t < t[i]) & (year >= year[i] - conf["max_years"])
-            prediction = _predict(method, t, month, value, fit, i, z)
-        status = _status(prediction, bool(usable[i]), bool(frame["preliminary"].iloc[i]), value[i], conf)
+            if fit.sum() >= conf["min_months"]:
+                prediction = _predict(method, t, month, value, fit, i, z)
+        status = _status(
+            prediction, long_enough, bool(usable[i]), bool(frame["preliminary"].iloc[i]), value[i]
+        )
+        if status == "unfit" and value[earlier].mean() < conf["min_expected"]:
+            status = "small"  # a fit that fails on a series of a few reports: too small in any case
         flagged[i] = status in ("low", "high")
         out.append(row | _numbers(prediction) | {"status": status, "signal": bool(flagged[i])})
     return out
@@ -140,15 +147,17 @@ def _year_to_date(
 
 
 def _status(
-    prediction: model.Prediction | None, usable: bool, preliminary: bool, value: float, conf: dict
+    prediction: model.Prediction | None, long_enough: bool, usable: bool, preliminary: bool, value: float
 ) -> str:
-    if prediction is None:
+    if not long_enough:
         return "short"
+    if prediction is None:
+        return "unfit"
     if not usable:
         return "suppressed"
     if preliminary:
         return "preliminary"
-    if prediction.expected < conf["min_expected"]:
+    if prediction.expected < spec()["min_expected"]:
         return "small"
     if value < prediction.lower:
         return "low"
@@ -219,7 +228,7 @@ def summary_lines(published: Path, limit: int = 10) -> list[str]:
     frame = pd.read_csv(folders[-1] / spec()["csv"], dtype={"geo_code": str, "period": str})
     release = folders[-1].name.removeprefix("release=")
     found = frame[frame["signal"].astype(str).str.lower() == "true"]
-    assessed = int((~frame["status"].isin(["short", "suppressed", "preliminary", "small"])).sum())
+    assessed = int(frame["status"].isin(["low", "high", "normal"]).sum())
     if found.empty:
         return [f"Signaler i publiceringen {release}: inga ({assessed} bedömda månader)."]
     lines = [
