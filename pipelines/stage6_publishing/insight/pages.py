@@ -62,7 +62,7 @@ def _row(r: Any, as_of: str, national: bool) -> list[Any]:
         r.series_sv,
         cell(r.observed, "", "count"),
         cell(r.expected, "", "count"),
-        f"{cell(r.lower, '', 'count')}–{cell(r.upper, '', 'count')}",
+        _interval(r.lower, r.upper),
         r.status_sv,
     ]
 
@@ -79,7 +79,7 @@ def _figure(found: pd.DataFrame, key: tuple[str, str, str], as_of: str, fig_id: 
             period_label(r.period, as_of),
             cell(r.observed, "" if pd.notna(r.observed) else "..", "count"),
             cell(r.expected, "" if pd.notna(r.expected) else "-", "count"),
-            f"{cell(r.lower, '', 'count')}–{cell(r.upper, '', 'count')}" if pd.notna(r.lower) else "-",
+            _interval(r.lower, r.upper),
             r.status_sv,
         ]
         for r in part.itertuples()
@@ -137,6 +137,14 @@ def band(chart_id: str, title: str, part: pd.DataFrame, as_of: str) -> Chart:
     parts += charts._x_labels(labels, x, base_y + 16, right - left)
     parts.append("</svg>")
     return Chart("".join(parts), alt)
+
+
+def _interval(lower: Any, upper: Any) -> str:
+    """The whole counts inside the prediction interval, Swedish digits; '-' where there is none."""
+    if _num(lower) is None:
+        return "-"
+    low, high = signals.counts_inside(float(lower), float(upper))
+    return f"{cell(low, '', 'count')}–{cell(high, '', 'count')}"
 
 
 def _num(value: Any) -> float | None:

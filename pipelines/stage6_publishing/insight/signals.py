@@ -16,6 +16,7 @@ out of the fit for later months, so one drop does not hide the next.
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -220,6 +221,11 @@ def write_csv(history: History, folder: Path) -> Path:
     return target
 
 
+def counts_inside(lower: float, upper: float) -> tuple[int, int]:
+    """The whole counts inside the interval: what a reader compares a count with (8 is outside 8.5–40)."""
+    return math.ceil(lower), math.floor(upper)
+
+
 def summary_lines(published: Path, limit: int = 10) -> list[str]:
     """A few Swedish lines on the signals of the latest published release, for ``orostat summary``."""
     folders = sorted(p for p in published.glob("release=*") if (p / spec()["csv"]).exists())
@@ -230,15 +236,16 @@ def summary_lines(published: Path, limit: int = 10) -> list[str]:
     found = frame[frame["signal"].astype(str).str.lower() == "true"]
     assessed = int(frame["status"].isin(["low", "high", "normal"]).sum())
     if found.empty:
-        return [f"Signaler i publiceringen {release}: inga ({assessed} bedömda månader)."]
+        return [f"Signaler i publiceringen {release}: inga ({assessed} bedömda serie-månader)."]
     lines = [
         f"Signaler i publiceringen {release} (ur publicerade, skyddade tal): {len(found)} av {assessed} "
-        "bedömda månader utanför prognosintervallet"
+        "bedömda serie-månader utanför prognosintervallet"
     ]
     for r in found.sort_values(["period", "geo_code"], ascending=[False, True]).head(limit).itertuples():
+        low, high = counts_inside(r.lower, r.upper)
         lines.append(
             f"  {r.period}  {r.geo_name}  {r.series_sv}: {r.observed:.0f} anmälningar, väntat "
-            f"{r.expected:.0f} ({r.lower:.0f}–{r.upper:.0f}). {r.status_sv}."
+            f"{r.expected:.0f} ({low}–{high}). {r.status_sv}."
         )
     if len(found) > limit:
         lines.append(f"  … och {len(found) - limit} till (se {spec()['csv']})")
