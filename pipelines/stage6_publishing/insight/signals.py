@@ -152,10 +152,10 @@ def _status(
 ) -> str:
     if not long_enough:
         return "short"
-    if prediction is None:
-        return "unfit"
     if not usable:
         return "suppressed"
+    if prediction is None:
+        return "unfit"
     if preliminary:
         return "preliminary"
     if prediction.expected < spec()["min_expected"]:
