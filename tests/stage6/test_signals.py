@@ -196,3 +196,27 @@ def test_any_series_gets_a_sane_expectation_or_none(level: float, seed: int, zer
             assert np.isfinite(row["expected"]) and row["expected"] <= 10 * max(counts.values()) + 10
         assert row["signal"] == (row["status"] in ("low", "high"))
         assert row["status"] in signals.spec()["status"]
+
+
+def test_publishing_writes_the_section_and_signaler_csv_and_a_republish_rewrites_it(published):
+    """The small release (Jan–Mar 2025, no earlier year): every month too short a series, said so."""
+    from dagster import materialize
+
+    from pipelines.stage6_publishing.assets import published_report
+    from pipelines.stage6_publishing.release_tables import published_folder
+    from tests.stage6.conftest import RELEASE
+
+    folder = published_folder(published, RELEASE)
+    csv = folder / signals.spec()["csv"]
+    written = pd.read_csv(csv, dtype={"geo_code": str})
+    assert len(written) and set(written["status"]) <= {"short", "suppressed"}
+    assert set(written["status_sv"]) <= {"För kort tidsserie", "Visas inte (sekretess eller saknas)"}
+    assert not written["signal"].any()
+    index = (folder / "rapport" / "index.html").read_text("utf-8")
+    assert 'data-testid="signals"' in index and 'data-testid="no-signals"' in index
+    assert 'id="signaler"' not in (folder / "rapport" / "lan" / "01.html").read_text("utf-8")
+    csv.unlink()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OROSTAT_HOME", str(published.home))
+        assert materialize([published_report], partition_key=RELEASE).success
+    assert pd.read_csv(csv, dtype={"geo_code": str}).equals(written)
