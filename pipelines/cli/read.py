@@ -120,7 +120,16 @@ def _summary(args: argparse.Namespace) -> int:
         print_summary(as_of, "lan", args.lan, counties()[args.lan])
     else:
         print_summary(as_of)
+    _print_signals()  # issue 22: the latest published release's signals, a few Swedish lines
     return 0
+
+
+def _print_signals() -> None:
+    from pipelines.stage6_publishing.insight.signals import summary_lines
+
+    published = paths().published
+    for line in summary_lines(published) if published.exists() else []:
+        print(line)
 
 
 def print_summary(as_of: str, level: str = "riket", code: str | None = None, name: str = "Riket") -> None:

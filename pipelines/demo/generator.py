@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.demo import variation
+from pipelines.demo import planted, variation
 from pipelines.demo.population import (
     BIG_CITIES,
     _select_codes,
@@ -205,7 +205,10 @@ def _year_frame(
     report_ids = _report_ids(rng, reports, muni_codes, year)
     rows = _rows(reports, codes)
     muni = reports.muni[rows.report]
-    keep = np.flatnonzero(np.isin(muni, wanted_index))
+    stays = planted.kept(
+        seed, year, reports.muni, reports.reporter, reports.received, muni_codes, codes["reporter"]
+    )
+    keep = np.flatnonzero(np.isin(muni, wanted_index) & stays[rows.report])
     frame = _frame(rows, reports, kids, report_ids, keep, muni)
     frame["year"] = np.full(len(keep), year)
     return frame

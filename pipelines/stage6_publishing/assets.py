@@ -83,9 +83,12 @@ def published_report(context: AssetExecutionContext) -> MaterializeResult:
     causes, reporters, age × sex), one page per län and per kommun, "Om statistiken" (``om.html``); inline
     SVG charts with text alternatives; links to the other outputs; works offline. Years before the release's
     own two come from the December releases of the years after them."""
+    from pipelines.stage6_publishing.history import History
+    from pipelines.stage6_publishing.insight import signals
     from pipelines.stage6_publishing.report import build_report
 
     release, folder = _release(context)
     started = time.perf_counter()
     counts = build_report(release, folder / "rapport")
+    signals.write_csv(History(release), folder)  # issue 22: signaler.csv, rewritten on every publication
     return MaterializeResult(metadata={**counts, "seconds": round(time.perf_counter() - started, 2)})

@@ -24,7 +24,7 @@ from pipelines.core.schemas import code_table, publishing_spec, release_spec
 from pipelines.core.settings import PROJECT_ROOT, settings
 from pipelines.stage6_publishing import pages
 from pipelines.stage6_publishing.history import History
-from pipelines.stage6_publishing.insight import page as insight_page
+from pipelines.stage6_publishing.insight import group_section, signal_section
 from pipelines.stage6_publishing.pages import RIKET, period_label
 from pipelines.stage6_publishing.release_tables import Release, symbols, table_order
 from pipelines.stage6_publishing.workbook import disclosure_text, methodology_text
@@ -124,7 +124,7 @@ def method_sections(release: Release) -> list[dict[str, Any]]:
         for s in publishing_spec()["report"]["method"]
     ]
     sections.append({"heading": "Röjandekontroll", "text": disclosure_text(release.manifest)})
-    sections.append(insight_page.method_section())
+    sections.append(group_section.method_section())
     definitions = []
     for table in spec["tables"].values():
         note = " ".join(str(table.get("note_sv", "")).split())
@@ -183,7 +183,7 @@ def build_report(release: Release, target: Path) -> dict[str, int]:
     """Write the report folder (atomically); counts of what it holds, for the asset's metadata."""
     env = _environment()
     history = History(release)
-    insight = insight_page.report_insight(release)
+    insight = group_section.report_insight(release)
     as_of = release.manifest["as_of_month"]
     municipalities = code_table("municipalities").to_pandas()
     counties = code_table("counties").to_pandas()
@@ -200,6 +200,7 @@ def build_report(release: Release, target: Path) -> dict[str, int]:
         "symbols": symbols(),
         "downloads": downloads(release),
         "about": about(release),
+        "signals": signal_section.contexts(history),  # issue 22: the "Signaler" section
     }
     listing = [
         {
@@ -231,7 +232,7 @@ def build_report(release: Release, target: Path) -> dict[str, int]:
             ["municipality_code", "municipality_name_short", "county_code"]
         ].itertuples(index=False):
             context = pages.municipality(history, code, name, (county, county_names[county]))
-            context["comparison_group"] = insight and insight_page.section(insight, code)
+            context["comparison_group"] = insight and group_section.section(insight, code)
             write(
                 f"kommun/{code}.html", "kommun.html", "../", page=context, quality=data_quality(release, code)
             )
