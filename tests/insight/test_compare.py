@@ -125,3 +125,28 @@ def test_end_to_end_on_published_releases(home: Paths, effect: float, covers_zer
     assert ("ingen säker skillnad" in text) is covers_zero
     svg = explain.chart(found)
     assert svg.startswith("<svg") and "från 2024-09" in svg and svg.endswith("</svg>")
+
+
+def test_a_gap_already_drifting_before_the_start_is_warned_about():
+    panel = _panel(0.0, 1, start="2025-01", months=YEARS3)
+    drift = np.arange(len(panel)) * 0.15  # the municipality moves away from its group from the first month
+    drifting = panel.assign(kommun=panel.kommun + drift)
+    warned = did(drifting, "2025-01")
+    assert warned.diverged_before and warned.pre_trend[1] > 0
+    assert "redan före startmånaden" in " ".join(explain.caveats(_comparison(drifting, warned)))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_parallel_series_get_no_pre_trend_warning(seed: int):
+    result = did(_panel(2.0, seed, start="2025-01", months=YEARS3), "2025-01")
+    assert result.pre_trend is not None and not result.diverged_before
+
+
+def test_too_few_months_before_for_a_trend_say_nothing_about_it():
+    result = did(_panel(0.0, 0), "2024-09")  # eight months before: enough to estimate, too few for a trend
+    assert result.pre_trend is None and not result.diverged_before
+
+
+def _comparison(frame: pd.DataFrame, result: compare.Estimate) -> explain.Comparison:
+    item = compare.settings()["indicators"]["reports"]
+    return explain.Comparison("0114", "Upplands Väsby", "reports", item, "Grupp", 9, frame, "2025-01", result)

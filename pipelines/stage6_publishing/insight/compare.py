@@ -125,6 +125,14 @@ class Estimate:
     nu: int  # degrees of freedom of the EWC interval
     before: tuple[float, float]  # mean (kommun, group) before
     after: tuple[float, float]
+    # The gap's linear trend before the start month, per year, with its interval: (slope, low, high), None
+    # where the months before are too few to say. An interval without 0 means the municipality was already
+    # moving away from its group, so the estimate may carry that trend (parallel trends do not hold).
+    pre_trend: tuple[float, float, float] | None = None
+
+    @property
+    def diverged_before(self) -> bool:
+        return self.pre_trend is not None and not self.pre_trend[1] <= 0 <= self.pre_trend[2]
 
     @property
     def covers_zero(self) -> bool:
@@ -203,7 +211,21 @@ def did(frame: pd.DataFrame, start: str, confidence: float | None = None) -> Est
         nu,
         (float(used.kommun[~post].mean()), float(used.group[~post].mean())),
         (float(used.kommun[post].mean()), float(used.group[post].mean())),
+        pre_trend(gap[~post], confidence),
     )
+
+
+def pre_trend(gap: np.ndarray, confidence: float) -> tuple[float, float, float] | None:
+    """The slope per year of the gap over the months before, with its EWC interval (the same
+    autocorrelation-robust variance as the estimate), or None below ``min_months_pre_trend``."""
+    if len(gap) < settings()["min_months_pre_trend"]:
+        return None
+    x = np.column_stack([np.ones(len(gap)), np.arange(len(gap), dtype=float) / 12])
+    beta = np.linalg.lstsq(x, gap, rcond=None)[0]
+    nu = max(2, math.floor(settings()["ewc_factor"] * len(gap) ** (2 / 3)))
+    se = math.sqrt(max(ewc_covariance(x, gap - x @ beta, nu)[1, 1], 0.0))
+    t = stats.t.ppf(0.5 + confidence / 2, nu)
+    return float(beta[1]), float(beta[1] - t * se), float(beta[1] + t * se)
 
 
 def _fit(months: pd.Index, post: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:

@@ -104,6 +104,16 @@ def caveats(c: Comparison) -> list[str]:
         "registrering, personal, befolkning) eller i gruppen kan förklara skillnaden.",
         "Metoden förutsätter att kommunen och gruppen hade följt varandra utan förändringen.",
     ]
+    if r.diverged_before:
+        slope, low, high = r.pre_trend
+        out.append(
+            f"Varning: redan före startmånaden ändrades skillnaden mot gruppen med {_difference(slope, c.item)} "
+            f"per år ({round(r.confidence * 100)}{NBSP}% konfidensintervall {_difference(low, c.item, unit=False)} "
+            f"till {_difference(high, c.item, unit=False)}). Kommunen och gruppen följde alltså inte varandra "
+            "före förändringen, och skattningen kan till en del spegla den trenden."
+        )
+    elif r.pre_trend is not None:
+        out.append("Före startmånaden följde kommunen och gruppen varandra (ingen säker trend i skillnaden).")
     if r.seasonal:
         out.append("Samma kalendermånader jämförs (månadseffekter), så säsongsvariation tas bort.")
     else:
