@@ -12,8 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.core.schemas import dialects, extract_contract, fold
-from pipelines.core.schemas import delivered_flags
+from pipelines.core.schemas import delivered_flags, dialects, extract_contract, fold
 from pipelines.stage1_landing.delivery import DELIVERED_FLAGS, TEXT_FIELDS, FileRejected
 
 

@@ -393,7 +393,7 @@ def reason_of(kind: str) -> str:
 def row_defect(code: str) -> Callable[[Path], Built]:
     def build(folder: Path) -> Built:
         if code.startswith("aterkoppling"):  # the feedback column, empty on the clean rows
-            rows = [*(r + [""] for r in clean_rows()), *ROW_DEFECTS[code]()]
+            rows = [*([*r, ""] for r in clean_rows()), *ROW_DEFECTS[code]()]
             return Built([write_csv(folder / NAME, rows, header=FEEDBACK_HEADER)], _numbers(rows))
         return row_case(folder, *ROW_DEFECTS[code]())
 
