@@ -18,7 +18,7 @@ from pipelines.core.schemas import code_table, release_spec
 from pipelines.stage5_protection.symbols import MISSING, NOT_APPLICABLE, SUPPRESSED
 from pipelines.stage6_publishing import charts
 from pipelines.stage6_publishing.charts import Point
-from pipelines.stage6_publishing.release_tables import Release, formatted
+from pipelines.stage6_publishing.release_tables import Release
 
 TABLE = "feedback"
 DIM = "reporter_group"
@@ -38,6 +38,8 @@ def share(given: tuple[Any, str], decided: tuple[Any, str], threshold: int) -> t
 
 def section(release: Release, geo: str, name: str, prefix: str) -> dict[str, Any] | None:
     """Figure and table of the current year for area ``geo``, or None if the release has no such table."""
+    from pipelines.stage6_publishing.pages import cell  # pages imports this module
+
     frame = release.tables.get(TABLE)
     if frame is None or not (frame.geo_code == geo).any():
         return None
@@ -54,10 +56,10 @@ def section(release: Release, geo: str, name: str, prefix: str) -> dict[str, Any
         rows.append(
             [
                 label,
-                formatted(*cells["decided"], "count"),
-                formatted(*cells["given"], "count"),
-                formatted(value, status, "percent"),
-                formatted(within, within_status, "percent"),
+                cell(*cells["decided"], "count"),
+                cell(*cells["given"], "count"),
+                cell(value, status, "percent"),
+                cell(within, within_status, "percent"),
             ]
         )
         if group != "total":
@@ -78,8 +80,12 @@ def section(release: Release, geo: str, name: str, prefix: str) -> dict[str, Any
             "note": note,
         },
         "coverage": _coverage(frame, geo, current),
-        "missing": rows[0][3] == MISSING,
+        "missing": _total_status(here) == MISSING,
     }
+
+
+def _total_status(here: pd.DataFrame) -> str:
+    return _cell(here, "total", "decided")[1]
 
 
 def _groups() -> list[str]:
