@@ -10,6 +10,7 @@ their figures cover.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -36,10 +37,11 @@ def share(given: tuple[Any, str], decided: tuple[Any, str], threshold: int) -> t
     return round(float(g) / float(d), 4), ""
 
 
-def section(release: Release, geo: str, name: str, prefix: str) -> dict[str, Any] | None:
-    """Figure and table of the current year for area ``geo``, or None if the release has no such table."""
-    from pipelines.stage6_publishing.pages import cell  # pages imports this module
-
+def section(
+    release: Release, geo: str, name: str, prefix: str, cell: Callable[[Any, str, str], Any]
+) -> dict[str, Any] | None:
+    """Figure and table of the current year for area ``geo``, or None if the release has no such table.
+    ``cell``: how the page shows a figure (pages.cell; passed in, as pages imports this module)."""
     frame = release.tables.get(TABLE)
     if frame is None or not (frame.geo_code == geo).any():
         return None
