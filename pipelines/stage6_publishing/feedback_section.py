@@ -1,5 +1,6 @@
-"""The report's "Återkoppling" section: how often professional reporters were told the outcome, by
-reporter group, from the protected release table ``feedback`` (release.yaml).
+"""The report's "Återkoppling" section: how often professional reporters were told the outcome, from the
+protected release tables ``feedback`` (every area) and ``feedback_reporters`` (riket and län by reporter
+group; release.yaml).
 
 Shares are computed from published cells with the rule of the release's rates (stage 5 ``derived.rates``):
 hidden (..) where the count given or decided is hidden or 1..threshold, missing (-) where the area does
@@ -22,6 +23,7 @@ from pipelines.stage6_publishing.charts import Point
 from pipelines.stage6_publishing.release_tables import Release
 
 TABLE = "feedback"
+BY_GROUP = "feedback_reporters"
 DIM = "reporter_group"
 
 
@@ -42,15 +44,18 @@ def section(
 ) -> dict[str, Any] | None:
     """Figure and table of the current year for area ``geo``, or None if the release has no such table.
     ``cell``: how the page shows a figure (pages.cell; passed in, as pages imports this module)."""
-    frame = release.tables.get(TABLE)
-    if frame is None or not (frame.geo_code == geo).any():
+    areas = release.tables.get(TABLE)
+    if areas is None or not (areas.geo_code == geo).any():
         return None
     current = release.years[1]
+    by_group = release.tables.get(BY_GROUP)
+    frame = by_group if by_group is not None and (by_group.geo_code == geo).any() else areas
     here = frame[(frame.geo_code == geo) & (frame.period == current)]
     threshold = int(release_spec()["rules"]["threshold"])
-    labels = dict(zip(here[DIM], here[f"{DIM}_sv"], strict=False))
+    labels = dict(zip(here[DIM], here[f"{DIM}_sv"], strict=False)) if DIM in here else {}
+    groups = ["total", *_groups()] if DIM in here else ["total"]
     rows, points = [], []
-    for group in ["total", *_groups()]:
+    for group in groups:
         cells = {c: _cell(here, group, c) for c in ("decided", "given", "within_14")}
         value, status = share(cells["given"], cells["decided"], threshold)
         within, within_status = share(cells["within_14"], cells["decided"], threshold)
@@ -64,7 +69,7 @@ def section(
                 cell(within, within_status, "percent"),
             ]
         )
-        if group != "total":
+        if group != "total" or len(groups) == 1:
             points.append(Point(label, value, status))
     title = f"Andel beslutade anmälningar med återkoppling till anmälaren, {name} {current[:4]}"
     chart = charts.hbars(f"{prefix}-feedback", title, points, "percent")
@@ -81,7 +86,7 @@ def section(
             "rows": rows,
             "note": note,
         },
-        "coverage": _coverage(frame, geo, current),
+        "coverage": _coverage(areas, geo, current),
         "missing": _total_status(here) == MISSING,
     }
 
@@ -91,13 +96,16 @@ def _total_status(here: pd.DataFrame) -> str:
 
 
 def _groups() -> list[str]:
-    where = release_spec()["tables"][TABLE]["dimensions"][DIM].get("codes_where") or {}
+    where = release_spec()["tables"][BY_GROUP]["dimensions"][DIM].get("codes_where") or {}
     rows = code_table("reporter_groups").to_pylist()
     return [r["code"] for r in rows if all(r[k] == v for k, v in where.items())]
 
 
 def _cell(frame: pd.DataFrame, group: str, category: str) -> tuple[Any, str]:
-    row = frame[(frame[DIM] == group) & (frame["feedback"] == category)]
+    chosen = frame["feedback"] == category
+    if DIM in frame:
+        chosen &= frame[DIM] == group
+    row = frame[chosen]
     if row.empty:
         return None, MISSING
     value = row["value"].iloc[0]
@@ -106,8 +114,9 @@ def _cell(frame: pd.DataFrame, group: str, category: str) -> tuple[Any, str]:
 
 def _coverage(frame: pd.DataFrame, geo: str, period: str) -> tuple[int, int] | None:
     """(municipalities that report feedback, municipalities) in the area, for riket and län."""
-    kommun = frame[(frame.geo_level == "kommun") & (frame.period == period) & (frame[DIM] == "total")]
-    kommun = kommun[kommun["feedback"] == "decided"]
+    kommun = frame[
+        (frame.geo_level == "kommun") & (frame.period == period) & (frame["feedback"] == "decided")
+    ]
     if geo != "00":
         if len(geo) != 2:
             return None
