@@ -113,6 +113,13 @@ def write_partitions(home: Paths, entries: pd.DataFrame) -> None:
 def register_table(frame: pd.DataFrame) -> pa.Table:
     """Register entries as Arrow, with the types stage 3 writes where a column may be all empty (a month
     without any feedback date would otherwise be of Arrow's null type, which other months cannot join)."""
+    if "feedback_delivered" not in frame:  # a register from before contract v2: feedback unknown
+        frame = frame.assign(
+            professional_reporter=frame.reporter_group.isin(professional_groups()),
+            feedback_delivered=False,
+            feedback_date=None,
+            days_decision_to_feedback=pd.array([None] * len(frame), dtype="Int64"),
+        )
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if "feedback_date" in table.column_names:
         at = table.column_names.index("feedback_date")
