@@ -34,7 +34,7 @@ def mark(name: str, result: str) -> str:
             f"CASE WHEN {missing['when']} THEN NULL ELSE {m} END AS {m}" for m in missing["measures"]
         )
         replaced = f" REPLACE ({nulls})"
-    counts = "".join(f", {_coverage_sql(count, dims)} AS {m}" for m, count in covered.items())
+    counts = "".join(f", {_coverage_sql(count)} AS {m}" for m, count in covered.items())
     return f"""
     WITH r AS ({result}),
     kommun AS (SELECT as_of_month, period_type, period, geo_code,
@@ -45,10 +45,10 @@ def mark(name: str, result: str) -> str:
     """
 
 
-def _coverage_sql(count: str, dims: list[str]) -> str:
+def _coverage_sql(count: str) -> str:
     """The municipalities of the row's area (all, the county's, or itself) with ``count`` above 0 over
-    every category of the table's dimensions (a municipality reports or not, whatever the group)."""
-    del dims  # the kommun rows are summed over the dimensions already (GROUP BY ALL above)
+    every category of the table's dimensions (a municipality reports or not, whatever the group: the
+    ``kommun`` rows are summed over the dimensions)."""
     return f"""(SELECT count(*) FILTER (WHERE k.{count}_any) FROM kommun k
                WHERE k.as_of_month = r.as_of_month AND k.period_type = r.period_type AND k.period = r.period
                  AND (r.geo_level = 'riket' OR (r.geo_level = 'lan' AND left(k.geo_code, 2) = r.geo_code)
