@@ -43,19 +43,21 @@ def write_semicolon(path: Path, rows: list[list[str]], header: str = SEMICOLON_H
     return path
 
 
-def write_comma(path: Path, rows: list[list[str]], encoding: str = "cp1252") -> Path:
+def write_comma(
+    path: Path, rows: list[list[str]], encoding: str = "cp1252", header: str = COMMA_HEADER
+) -> Path:
     body = "\r\n".join(",".join(r) for r in rows)
-    path.write_bytes(f"{COMMA_HEADER}\r\n{body}\r\n".encode(encoding))
+    path.write_bytes(f"{header}\r\n{body}\r\n".encode(encoding))
     return path
 
 
-def write_xlsx(path: Path, rows: list[list[object]]) -> Path:
+def write_xlsx(path: Path, rows: list[list[object]], header: list[str] = XLSX_HEADER) -> Path:
     import xlsxwriter
 
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet()
     date_format = book.add_format({"num_format": "yyyy-mm-dd"})
-    sheet.write_row(0, 0, XLSX_HEADER)
+    sheet.write_row(0, 0, header)
     for r, row in enumerate(rows, start=1):
         for c, value in enumerate(row):
             if isinstance(value, dt.date):

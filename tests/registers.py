@@ -10,11 +10,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.core.digest import sha256_of
-from pipelines.core.schemas import codes
+from pipelines.core.schemas import code_table, codes
 from pipelines.core.settings import Paths
 from pipelines.stage3_register.register import DIGEST_FILE, REGISTER_FILE
 
 MUNICIPALITIES = ["0114", "0180", "0380", "1280", "1281", "2584"]
+# Municipalities whose extracts lack contract v2's feedback column (their feedback is unknown).
+NOT_REPORTING_FEEDBACK = {"1281", "2584"}
+
+
+def professional_groups() -> set[str]:
+    return {g["code"] for g in code_table("reporter_groups").to_pylist() if g["professional"] == "true"}
 
 
 def random_register(seed: int, n: int) -> pd.DataFrame:
@@ -45,7 +51,26 @@ def random_register(seed: int, n: int) -> pd.DataFrame:
             }
         )
         rows[-1]["date_received"] = rows[-1]["month_received"] + pd.Timedelta(days=rng.randint(0, 27))
-    return pd.DataFrame(rows)
+    return _with_feedback(pd.DataFrame(rows), random.Random(seed + 1))
+
+
+def _with_feedback(register: pd.DataFrame, rng: random.Random) -> pd.DataFrame:
+    """Contract v2's feedback columns, drawn from a stream of their own (the other columns stay as they were)."""
+    delivered = ~register.municipality_code.isin(NOT_REPORTING_FEEDBACK)
+    days = [
+        rng.randint(0, 20) if ok and decided and rng.random() < 0.7 else None
+        for ok, decided in zip(delivered, register.decided, strict=True)
+    ]
+    feedback = [
+        None if d is None else received + pd.Timedelta(days=int(t) + d)
+        for d, received, t in zip(days, register.date_received, register.days_to_decision, strict=True)
+    ]
+    return register.assign(
+        professional_reporter=register.reporter_group.isin(professional_groups()),
+        feedback_delivered=delivered,
+        feedback_date=pd.array(feedback, dtype="object"),
+        days_decision_to_feedback=pd.array(days, dtype="Int64"),
+    )
 
 
 ACROSS_YEARS = ("2024-10", "2024-11", "2024-12", "2025-01", "2025-02")
@@ -81,5 +106,22 @@ def write_partitions(home: Paths, entries: pd.DataFrame) -> None:
     for month, part in entries.groupby("valid_from"):
         folder = home.register / f"extract_month={month}"
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / REGISTER_FILE)
+        pq.write_table(register_table(part), folder / REGISTER_FILE)
         (folder / DIGEST_FILE).write_text(sha256_of(folder / REGISTER_FILE))
+
+
+def register_table(frame: pd.DataFrame) -> pa.Table:
+    """Register entries as Arrow, with the types stage 3 writes where a column may be all empty (a month
+    without any feedback date would otherwise be of Arrow's null type, which other months cannot join)."""
+    if "feedback_delivered" not in frame:  # a register from before contract v2: feedback unknown
+        frame = frame.assign(
+            professional_reporter=frame.reporter_group.isin(professional_groups()),
+            feedback_delivered=False,
+            feedback_date=None,
+            days_decision_to_feedback=pd.array([None] * len(frame), dtype="Int64"),
+        )
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if "feedback_date" in table.column_names:
+        at = table.column_names.index("feedback_date")
+        table = table.set_column(at, "feedback_date", table.column(at).cast(pa.date32()))
+    return table

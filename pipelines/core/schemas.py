@@ -17,9 +17,27 @@ def _yaml(relative: str) -> dict[str, Any]:
     return yaml.safe_load((SCHEMAS / relative).read_text(encoding="utf-8"))
 
 
+CONTRACT_FILE = "extract_contract_v2.yaml"
+
+
 @cache
 def extract_contract() -> dict[str, Any]:
-    return _yaml("extract_contract_v1.yaml")
+    """The extract contract in force: a version that ``extends`` an earlier one adds its fields after the
+    earlier version's (which stays as it was published, so v1 files remain valid as written)."""
+    return _contract(CONTRACT_FILE)
+
+
+def _contract(relative: str) -> dict[str, Any]:
+    spec = _yaml(relative)
+    if "extends" in spec:
+        base = _contract(spec["extends"])
+        spec = {**base, **spec, "fields": {**base["fields"], **spec["fields"]}}
+    return spec
+
+
+def delivered_flags() -> list[str]:
+    """Optional fields whose mere presence in a file is recorded (``<field>_delivered``)."""
+    return [name for name, f in extract_contract()["fields"].items() if f.get("delivered_flag")]
 
 
 @cache

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.demo import planted, variation
+from pipelines.demo.feedback import add_feedback
 from pipelines.demo.population import (
     BIG_CITIES,
     _select_codes,
@@ -152,6 +153,7 @@ def generate_demo(
     file_key = frame["muni"] * _FILE_KEY + frame["period"]
     invalid = _plant_invalid(_rng(seed, 4), frame, file_key)
     _apply_invalid(_rng(seed, 6), frame, invalid)
+    add_feedback(seed, frame, muni_codes, codes, invalid)
 
     summary = _summary(frame, invalid, len(wanted))
     summary.years = years

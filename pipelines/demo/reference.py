@@ -29,8 +29,9 @@ def load_dialects() -> dict[str, dict[str, Any]]:
 
 
 def contract_fields() -> list[str]:
-    spec = yaml.safe_load((SCHEMAS / "extract_contract_v1.yaml").read_text(encoding="utf-8"))
-    return list(spec["fields"])
+    from pipelines.core.schemas import extract_contract
+
+    return list(extract_contract()["fields"])
 
 
 def municipalities() -> list[tuple[str, str]]:

@@ -198,8 +198,12 @@ def _dialect_columns(
         ],
         "org_unit": org.astype(object),
     }
-    for column in ("date_received", "decision_date"):
-        days = frame["received" if column == "date_received" else "decision"][sel]
+    for column, source in (
+        ("date_received", "received"),
+        ("decision_date", "decision"),
+        ("feedback_date", "feedback"),
+    ):
+        days = frame[source][sel]
         if dialect["format"] == "xlsx":
             cols[column] = np.where(days >= 0, days - EXCEL_EPOCH.astype(np.int64), -1)
         else:
@@ -253,7 +257,8 @@ def _write_files(
     files = dict.fromkeys(dialects, 0)
     rng = _rng(seed, 7)
     jobs: dict[str, list[tuple]] = {"csv": [], "xlsx": []}
-    date_cols = {fields.index("date_received"), fields.index("decision_date")}
+    date_cols = {fields.index(f) for f in ("date_received", "decision_date", "feedback_date")}
+    assert fields[-1] == "feedback_date", "a file without the feedback column drops the last field"
     for name, dialect in dialects.items():
         sel = np.flatnonzero(row_dialect == name)
         if not len(sel):
@@ -267,14 +272,17 @@ def _write_files(
             key = int(keys[lo])
             stem = _stem(muni_codes[key // _FILE_KEY], key % _FILE_KEY)
             part = [c[lo:hi].tolist() for c in ordered]
+            columns = header
+            if not frame["feedback_delivered"][sel[lo]]:  # this file has no feedback column (contract v1)
+                columns, part = header[: len(header) - 1], part[:-1]
             versions = _redelivery(stem, part) if key in redelivered else [(stem, part)]
             for version_stem, rows in versions:
                 suffix = "xlsx" if dialect["format"] == "xlsx" else "csv"
                 path = out_dir / f"{version_stem}.{suffix}"
                 if suffix == "xlsx":
-                    jobs["xlsx"].append((path, dialect["sheet_names"][0], header, rows, date_cols))
+                    jobs["xlsx"].append((path, dialect["sheet_names"][0], columns, rows, date_cols))
                 else:
-                    jobs["csv"].append((path, dialect, header, rows))
+                    jobs["csv"].append((path, dialect, columns, rows))
                 files[name] += 1
     _run_jobs(jobs["csv"], jobs["xlsx"])
     _date_redeliveries(out_dir, deliveries)

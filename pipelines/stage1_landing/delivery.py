@@ -14,10 +14,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pipelines.core.schemas import extract_contract
+from pipelines.core.schemas import delivered_flags, extract_contract
 from pipelines.core.settings import settings
 
 TEXT_FIELDS = list(extract_contract()["fields"])
+# Date fields stay text through stage 1 (as ``<field>_raw``): stage 2 parses them strictly per dialect.
+DATE_FIELDS = [name for name, spec in extract_contract()["fields"].items() if spec["type"] == "date"]
+# Per row, whether the row's file had the optional field's column at all (``<field>_delivered``).
+DELIVERED_FLAGS = [f"{name}_delivered" for name in delivered_flags()]
 XLSX_MAGIC = b"PK\x03\x04"
 
 

@@ -61,6 +61,8 @@ def _fields(contract: dict[str, Any]) -> str:
     rows = ["| fält | krävs | typ | beskrivning |", "|---|---|---|---|"]
     for name, spec in contract["fields"].items():
         required = "ja" if spec.get("required") else "nej"
+        if spec.get("since_version"):
+            required += f" (nytt i v{spec['since_version']})"
         kind = _TYPES.get(spec["type"], spec["type"])
         if spec.get("max_length"):
             kind += f", högst {spec['max_length']} tecken"
@@ -116,6 +118,7 @@ def _example(spec: dict[str, Any]) -> Iterator[str]:
         "outcome": _word(spec, "outcome", "inleds"),
         "decision_date": date,
         "org_unit": "",
+        "feedback_date": date,
     }
     yield delimiter.join(names[0] for names in columns.values())
     yield delimiter.join(sample.get(field_name, "") for field_name in columns)

@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.core.schemas import dialects, extract_contract, fold
-from pipelines.stage1_landing.delivery import TEXT_FIELDS, FileRejected
+from pipelines.core.schemas import delivered_flags, dialects, extract_contract, fold
+from pipelines.stage1_landing.delivery import DELIVERED_FLAGS, TEXT_FIELDS, FileRejected
 
 
 def sheet_names() -> list[str]:
@@ -94,7 +94,10 @@ def _alias_fields(dialect: str) -> dict[str, str]:
 
 
 def renamed(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
-    """``row_number`` and the contract's fields under their own names; a field the dialect lacks is null."""
+    """``row_number`` and the contract's fields under their own names; a field the dialect lacks is null.
+
+    An optional field with a ``delivered_flag`` also gets ``<field>_delivered``: whether the file had its
+    column (an empty value then means "none", a missing column "unknown")."""
     n = table.num_rows
     if "__row_number" in table.column_names:
         row_numbers = table.column("__row_number")
@@ -104,7 +107,8 @@ def renamed(table: pa.Table, mapping: dict[str, str]) -> pa.Table:
     for name in TEXT_FIELDS:
         column = table.column(mapping[name]) if name in mapping else pa.nulls(n, pa.string())
         columns.append(column if column.type == pa.string() else column.cast(pa.string()))
-    return pa.table(columns, names=["row_number", *TEXT_FIELDS])
+    columns += [pa.repeat(pa.scalar(name in mapping), n) for name in delivered_flags()]
+    return pa.table(columns, names=["row_number", *TEXT_FIELDS, *DELIVERED_FLAGS])
 
 
 @cache

@@ -14,6 +14,8 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.stage1_landing.delivery import (
+    DATE_FIELDS,
+    DELIVERED_FLAGS,
     TEXT_FIELDS,
     FileRejected,
     Landed,
@@ -91,8 +93,9 @@ def landed_table(landed: list[Landed]) -> pa.Table:
 
 
 def _empty_landed() -> pa.Table:
-    text = [f for f in TEXT_FIELDS if f not in ("date_received", "decision_date")]
-    names = ["row_number", *text, "date_received_raw", "decision_date_raw", "list_separator", "dialect"]
+    text = [f for f in TEXT_FIELDS if f not in DATE_FIELDS]
+    names = ["row_number", *text, *(f"{f}_raw" for f in DATE_FIELDS), "list_separator", "dialect"]
     schema = {n: pa.string() for n in names} | {"row_number": pa.int32()}
+    schema |= {n: pa.bool_() for n in DELIVERED_FLAGS}
     schema |= {"source_file": pa.string(), "file_municipality_code": pa.string()}
     return pa.table({n: pa.array([], t) for n, t in schema.items()})

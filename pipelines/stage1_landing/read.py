@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 from pipelines.core.schemas import dialects
 from pipelines.stage1_landing.csv_text import read_csv, text_format
 from pipelines.stage1_landing.delivery import (
+    DATE_FIELDS,
+    DELIVERED_FLAGS,
     TEXT_FIELDS,
     XLSX_MAGIC,
     FileRejected,
@@ -195,8 +197,9 @@ def _contract(raw: pa.Table, parsed: list[Parsed], file_index: np.ndarray) -> pa
     out |= {name: _blank_to_null(raw.column(name)) for name in TEXT_FIELDS}
     for name, words in dialect_words().items():
         out[name] = map_words(out[name], dialect, words)
-    for name in ("date_received", "decision_date"):
+    for name in DATE_FIELDS:
         out[f"{name}_raw"] = out.pop(name)
+    out |= {name: raw.column(name) for name in DELIVERED_FLAGS}
     out["dialect"] = dialect
     # Split into a list in SQL (stage 2), where trimming and dropping empty parts is one expression.
     separators = [dialects()[item.dialect].get("list_separator", ",") for item in parsed]

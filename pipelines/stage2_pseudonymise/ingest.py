@@ -27,6 +27,7 @@ from pipelines.core.atomic import atomic_dir, atomic_file
 from pipelines.core.digest import sha256_of, sha256_of_bytes
 from pipelines.core.files import LEDGER_FILE, QUARANTINE_FILE, REFUSED_NAMES_FILE, REPORTS_FILE
 from pipelines.core.partitions import month_bounds
+from pipelines.core.schemas import extract_contract
 from pipelines.core.settings import Paths, settings
 from pipelines.stage1_landing.archive import ArchivedExtract, archived_extracts
 from pipelines.stage1_landing.csv_text import read_csv_together
@@ -55,7 +56,7 @@ ACCEPTED_COLUMNS = """
     report_id, p.child_pseudonym, CASE WHEN p.child_pseudonym IS NULL THEN NULL ELSE '{key_id}' END AS key_id,
     pnr_normalised IS NOT NULL AS child_identified, is_coordination_number,
     age_years::TINYINT AS age_years, legal_sex, date_received, reporter, cause_list AS causes, outcome,
-    decision_date, org_unit
+    decision_date, org_unit, feedback_date, feedback_date_delivered
 """
 
 
@@ -379,7 +380,7 @@ def _write_accepted(con: duckdb.DuckDBPyConnection, out: Path, key: PseudonymKey
             SELECT {columns} FROM checked c LEFT JOIN pseudonym_map p ON p.pnr = c.pnr_normalised
             WHERE len(reasons) = 0 ORDER BY municipality_code, report_id
         ) TO '{out / REPORTS_FILE}' ({db.PARQUET},
-              KV_METADATA {{extract_month: '{month}', key_id: '{key.key_id}', contract: 'extract v1'}})"""
+              KV_METADATA {{extract_month: '{month}', key_id: '{key.key_id}', contract: 'extract v{extract_contract()["version"]}'}})"""
     )
 
 

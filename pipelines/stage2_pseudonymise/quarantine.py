@@ -68,6 +68,7 @@ def build_quarantine(con: duckdb.DuckDBPyConnection, landed: list[Landed]) -> No
             "outcome",
             "decision_date_raw",
             "org_unit",
+            "feedback_date_raw",
         )
     }
     masked_sql = ", ".join(f"{expr} AS {name}" for name, expr in masked.items())

@@ -58,6 +58,7 @@ def build_checked(
         SELECT l.* REPLACE (upper(reporter) AS reporter, lower(outcome) AS outcome),
           {_date_sql("date_received_raw")} AS date_received,
           {_date_sql("decision_date_raw")} AS decision_date,
+          {_date_sql("feedback_date_raw")} AS feedback_date,
           list_filter(
             list_transform(string_split(coalesce(causes, ''), list_separator), lambda c: upper(trim(c))),
             lambda c: c <> '') AS cause_list,

@@ -40,6 +40,11 @@ def entries_sql(reports: Path, month: str) -> str:
     cause_map = _sql_map(dict(zip(causes["code"].to_pylist(), causes["group"].to_pylist(), strict=True)))
     outcomes = code_table("outcomes").to_pylist()
     decided = ", ".join(f"'{o['code']}'" for o in outcomes if o["decided"] == "true")
+    # Reporter groups under the duty to report (codes/reporter_groups.csv ``professional``): those whose
+    # reporter must be told whether an investigation was opened (återkoppling).
+    professional = ", ".join(
+        f"'{g['code']}'" for g in code_table("reporter_groups").to_pylist() if g["professional"] == "true"
+    )
     bands = " ".join(
         f"WHEN age_years BETWEEN {b['min_age']} AND {b['max_age']} THEN '{b['code']}'"
         for b in code_table("age_bands").to_pylist()
@@ -54,6 +59,10 @@ def entries_sql(reports: Path, month: str) -> str:
       causes, list_sort(list_distinct(list_transform(causes, lambda c: {cause_map}[c]))) AS cause_groups,
       outcome, outcome IN ({decided}) AS decided, decision_date,
       date_diff('day', date_received, decision_date) AS days_to_decision,
+      coalesce(up.group, r.group) IN ({professional}) AS professional_reporter,
+      -- Contract v2: feedback_delivered = the extract had the column (else the feedback is unknown).
+      feedback_date, feedback_date_delivered AS feedback_delivered,
+      date_diff('day', decision_date, feedback_date) AS days_decision_to_feedback,
       org_unit, '{month}' AS valid_from
     FROM read_parquet('{reports}') l
     LEFT JOIN code_reporters r ON r.code = l.reporter

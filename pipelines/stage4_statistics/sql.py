@@ -12,7 +12,7 @@ from typing import Any
 from pipelines.core.schemas import statistics_spec
 from pipelines.core.settings import settings
 from pipelines.stage2_pseudonymise.validate import expand
-from pipelines.stage4_statistics import due
+from pipelines.stage4_statistics import coverage, due
 
 GROUP = ["period_type", "period", "geo_level", "geo_code"]
 
@@ -273,7 +273,7 @@ def result_sql(name: str) -> str:
     joins = [
         f"LEFT JOIN {m}_values USING (as_of_month, {keys})" for m in [*_distincts(table), *_quantiles(table)]
     ]
-    measure_names = [n for n, m in table["measures"].items() if "derived" not in m]
+    measure_names = _stored(table)
     zero_filled = _zero_filled(table)
     values = [
         f"coalesce({n}, 0)::BIGINT AS {n}"
@@ -294,7 +294,9 @@ def result_sql(name: str) -> str:
     measures = ", ".join(measure_names + derived)
     dim_select = "".join(f", a.{d}" for d in dims)
     ctes = "".join(f"{cte},\n" for cte in _quantile_values(table))
-    return f"""
+    return coverage.mark(
+        name,
+        f"""
     WITH {ctes}result AS ({body})
     SELECT a.as_of_month, a.period_type, a.period, a.geo_level, a.geo_code,
            coalesce(m.municipality_name_short, c.county_name, 'Riket') AS geo_name{dim_select}, {measures}
@@ -302,7 +304,13 @@ def result_sql(name: str) -> str:
     LEFT JOIN ref_municipalities m ON a.geo_level = 'kommun' AND m.municipality_code = a.geo_code
     LEFT JOIN ref_counties c ON a.geo_level = 'lan' AND c.county_code = a.geo_code
     ORDER BY a.as_of_month, a.period_type, a.period, a.geo_level, a.geo_code{dim_select}
-    """
+    """,
+    )
+
+
+def _stored(table: dict[str, Any]) -> list[str]:
+    """Measures read from the parts (not derived from others, nor counted over the result by coverage)."""
+    return [n for n, m in table["measures"].items() if not {"derived", "coverage"} & set(m)]
 
 
 def _earlier() -> int:
@@ -312,9 +320,12 @@ def _earlier() -> int:
 def _complete_grid(body: str, table: dict[str, Any]) -> str:
     """Every (as-of, period, geography) with reports × every code of every dimension; absent cells are 0."""
     dims = table["dimensions"]
-    cross = " CROSS JOIN ".join(f"(SELECT code AS {d} FROM code_{spec['codes']})" for d, spec in dims.items())
+    cross = " CROSS JOIN ".join(
+        f"(SELECT code AS {d} FROM code_{spec['codes']} WHERE {spec.get('codes_where', 'true')})"
+        for d, spec in dims.items()
+    )
     zero_filled = _zero_filled(table)
-    names = [n for n, m in table["measures"].items() if "derived" not in m]
+    names = _stored(table)
     zeros = ", ".join(f"coalesce(v.{n}, 0)::BIGINT AS {n}" if n in zero_filled else f"v.{n}" for n in names)
     keys = ", ".join(["as_of_month", *GROUP, *dims])
     return f"""

@@ -22,7 +22,7 @@ import pandas as pd
 
 from pipelines.core import db
 from pipelines.core.files import STATISTICS_FILE
-from pipelines.core.schemas import code_table, codes, release_spec
+from pipelines.core.schemas import code_table, release_spec
 from pipelines.core.settings import Paths
 from pipelines.stage2_pseudonymise.ingest import LEDGER_FILE, LOADED
 from pipelines.stage5_protection.model import Hierarchy, Link, TableSpec
@@ -127,13 +127,20 @@ def geographies() -> tuple[dict[str, list[str]], dict[str, str]]:
 def _categories(dim: dict[str, Any]) -> list[str]:
     if "categories" in dim:
         return list(dim["categories"])
-    return (["total"] if dim.get("total") else []) + codes(dim["codes"])
+    return (["total"] if dim.get("total") else []) + dimension_codes(dim)
+
+
+def dimension_codes(dim: dict[str, Any]) -> list[str]:
+    """A long dimension's codes: its code list, only the rows matching ``codes_where`` (column: value)."""
+    where = dim.get("codes_where") or {}
+    rows = code_table(dim["codes"]).to_pylist()
+    return [r["code"] for r in rows if all(r[col] == value for col, value in where.items())]
 
 
 def dimension_hierarchy(dim: dict[str, Any], is_additive: bool) -> Hierarchy | None:
     if "categories" in dim:
         return Hierarchy(dim["hierarchy"], is_additive) if dim.get("hierarchy") else None
-    return Hierarchy.flat("total", codes(dim["codes"]), is_additive) if dim.get("total") else None
+    return Hierarchy.flat("total", dimension_codes(dim), is_additive) if dim.get("total") else None
 
 
 def covered_months(home: Paths, as_of: str) -> set[str]:
@@ -178,17 +185,31 @@ def source_cells(home: Paths, name: str, as_of: str, period_type: str) -> pd.Dat
     (first, first_dim), *_ = dims.items()
     keys = _key_sums(src)
     if "categories" in first_dim:  # a wide source: one category per expression over its columns
+        # Further dimensions are columns of the source (long), with their totals added below. A value
+        # the source leaves unknown (NULL: not reported) counts nothing; the release marks such cells
+        # missing (module not_reported).
+        long = {d: spec for d, spec in dims.items() if d != first}
         parts = [
-            src[[GEO, PERIOD]].assign(
-                **{first: code, VALUE: src.eval(cat["value"]), KEY: _eval_or_zero(keys, cat["value"])}
+            src[[GEO, PERIOD, *long]].assign(
+                **{
+                    first: code,
+                    VALUE: src.eval(cat["value"]).fillna(0),
+                    KEY: _eval_or_zero(keys, cat["value"]),
+                }
             )
             for code, cat in first_dim["categories"].items()
         ]
-        return pd.concat(parts, ignore_index=True)
+        return _with_totals(pd.concat(parts, ignore_index=True), long, [first])
     base = src[[GEO, PERIOD, *dims]].assign(**{VALUE: src["reports"], KEY: _eval_or_zero(keys, "reports")})
+    return _with_totals(base, dims, [])
+
+
+def _with_totals(base: pd.DataFrame, dims: dict[str, Any], fixed: list[str]) -> pd.DataFrame:
+    """``base`` plus totals over every combination of ``dims`` that have one (``fixed``: dimensions
+    kept in every total)."""
     parts = [base]
-    for subset in _total_subsets(dims):  # totals over every combination of dimensions that have one
-        keep = [d for d in dims if d not in subset]
+    for subset in _total_subsets(dims):
+        keep = [*fixed, *(d for d in dims if d not in subset)]
         summed = base.groupby([GEO, PERIOD, *keep], as_index=False)[[VALUE, KEY]].sum()
         parts.append(summed.assign(**dict.fromkeys(subset, "total")))
     return pd.concat(parts, ignore_index=True)

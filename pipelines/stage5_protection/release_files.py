@@ -20,7 +20,7 @@ from pipelines.core.schemas import release_spec
 from pipelines.core.settings import Paths
 from pipelines.stage5_protection import cell_key as ck
 from pipelines.stage5_protection import cells as c
-from pipelines.stage5_protection import csv_files, data_quality, preliminary
+from pipelines.stage5_protection import csv_files, data_quality, not_reported, preliminary
 from pipelines.stage5_protection.decision import Decision, ReleaseOutcome, _main, rules
 from pipelines.stage5_protection.derived import (
     _geo_names,
@@ -61,6 +61,7 @@ def _published(
     mask: np.ndarray,
     calendar: c.Calendar,
     missing: set[str],
+    unreported: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """A table as published: codes, Swedish labels, value (``shown``, null where hidden or missing) and
     status (``..`` hidden, ``-`` a period without data)."""
@@ -82,6 +83,8 @@ def _published(
         out[dim] = frame[dim].to_numpy()
         out[f"{dim}_sv"] = frame[dim].map(_labels(name, dim)).to_numpy()
     absent = frame[c.PERIOD].isin(missing).to_numpy()
+    if unreported is not None:  # the area did not report the figure at all (module not_reported)
+        absent = absent | unreported
     out["value"] = pd.array(np.where(mask | absent, pd.NA, shown), dtype="Int64")
     out["status"] = np.where(absent, MISSING, np.where(mask, SUPPRESSED, ""))
     return out.sort_values(["period_type", "period", "geo_level", "geo_code", *dims], ignore_index=True)
@@ -113,7 +116,8 @@ def _write(
     published = {}
     for name, frame in main.items():
         mask, reasons = decision.masks[name]
-        published[name] = _published(name, frame, decision.shown[name], mask, calendar, missing)
+        unreported = not_reported.absent(frame, calendar, not_reported.reporting(home, name, calendar))
+        published[name] = _published(name, frame, decision.shown[name], mask, calendar, missing, unreported)
     marks = preliminary.flags(published[preliminary.SOURCE], calendar)
 
     def write(name: str, frame: pd.DataFrame) -> None:  # every table with its preliminary flags

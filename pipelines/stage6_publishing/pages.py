@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from pipelines.core.schemas import code_table, publishing_spec, release_spec
-from pipelines.stage6_publishing import charts
+from pipelines.stage6_publishing import charts, feedback_section
 from pipelines.stage6_publishing.charts import Point, Reference
 from pipelines.stage6_publishing.history import History
 from pipelines.stage6_publishing.release_tables import NBSP, Release, formatted, symbols
@@ -352,6 +352,7 @@ def national(history: History, counties: pd.DataFrame) -> dict[str, Any]:
         "year_rows": year_rows(history, shown(release, "summary"), RIKET),
         "trends": trend_figures(history, RIKET, "riket", "riket"),
         "distributions": distribution_figures(release, RIKET, "riket", "riket"),
+        "feedback": feedback_section.section(release, RIKET, "riket", "riket", cell),
         "lan_figure": lan_figure,
         "county_header": ["Län", *(i["label"] for i in shown(release, "comparison"))],
         "county_rows": area_rows(
@@ -405,6 +406,7 @@ def county(history: History, code: str, name: str, municipalities: pd.DataFrame)
         "year_rows": year_rows(history, shown(release, "summary"), code),
         "trends": trend_figures(history, code, name, f"lan{code}"),
         "distributions": distribution_figures(release, code, name, f"lan{code}"),
+        "feedback": feedback_section.section(release, code, name, f"lan{code}", cell),
         "ranked": ranked,
         "municipality_header": ["Kommun", *(i["label"] for i in shown(release, "comparison"))],
         "municipality_rows": area_rows(
@@ -471,6 +473,7 @@ def municipality(history: History, code: str, name: str, county: tuple[str, str]
         "trend": trend,
         "year_rows": year_rows(history, items, code),
         "groups": category_tables(history, code),
+        "feedback": feedback_section.section(release, code, name, f"k{code}", cell),
         "county_children": year_rows(history, _children_items(release), county[0]),
     }
 

@@ -41,6 +41,8 @@ IN_FILE_NAME = child(dt.date(2015, 4, 2), 246)
 
 Row = list[str]
 HEADER = SEMICOLON_HEADER.split(";")
+# Contract v2's optional column, for the cases that test it (the others deliver v1's columns only).
+FEEDBACK_HEADER = [*HEADER, "Återkopplingsdatum"]
 
 
 @dataclass
@@ -371,6 +373,9 @@ ROW_DEFECTS: dict[str, Callable[[], list[Row]]] = {
     "beslutsdatum_utan_beslut": lambda: [row("R4", BAD_ROW_KID, outcome="pagaende")],
     "beslut_fore_inkomst": lambda: [row("R4", BAD_ROW_KID, received="2025-03-10", decision="2025-03-05")],
     "beslut_i_framtiden": lambda: [row("R4", BAD_ROW_KID, received="2025-03-28", decision="2025-04-02")],
+    "aterkoppling_ogiltigt": lambda: [[*row("R4", BAD_ROW_KID), "2025-03-3x"]],
+    "aterkoppling_fore_inkomst": lambda: [[*row("R4", BAD_ROW_KID, received="2025-03-10"), "2025-03-09"]],
+    "aterkoppling_i_framtiden": lambda: [[*row("R4", BAD_ROW_KID, received="2025-03-05"), "2025-04-01"]],
     "id_nummer_i_fritext": lambda: [row("R4", BAD_ROW_KID, org_unit=f"Ring om {dash12(IN_FREE_TEXT)}")],
     "enhet_for_lang": lambda: [row("R4", BAD_ROW_KID, org_unit="E" * 101)],
     "nul_tecken": lambda: [row("R4", BAD_ROW_KID, org_unit="No\x00rr")],
@@ -387,6 +392,9 @@ def reason_of(kind: str) -> str:
 
 def row_defect(code: str) -> Callable[[Path], Built]:
     def build(folder: Path) -> Built:
+        if code.startswith("aterkoppling"):  # the feedback column, empty on the clean rows
+            rows = [*([*r, ""] for r in clean_rows()), *ROW_DEFECTS[code]()]
+            return Built([write_csv(folder / NAME, rows, header=FEEDBACK_HEADER)], _numbers(rows))
         return row_case(folder, *ROW_DEFECTS[code]())
 
     build.__name__ = f"row_{code}"

@@ -13,7 +13,6 @@ import shutil
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,6 +25,7 @@ from pipelines.core.settings import Paths, paths
 from pipelines.core.settings import settings as orostat_settings
 from pipelines.stage3_register.register import REGISTER_FILE
 from pipelines.stage4_statistics.compute import build_statistics
+from tests.registers import register_table
 
 MUNICIPALITIES = ["0114", "0180", "0380", "1280"]
 AS_OF = ["2025-01", "2025-02", "2025-03"]
@@ -105,7 +105,7 @@ def _write(home: Paths, entries: pd.DataFrame) -> None:
     for month, part in entries.groupby("valid_from"):
         folder = home.register / f"extract_month={month}"
         folder.mkdir(parents=True, exist_ok=True)
-        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), folder / REGISTER_FILE)
+        pq.write_table(register_table(part), folder / REGISTER_FILE)
 
 
 def _as_of(entries: pd.DataFrame, month: str) -> pd.DataFrame:

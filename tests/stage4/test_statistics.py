@@ -23,7 +23,7 @@ from pipelines.stage3_register.register import REGISTER_FILE
 from pipelines.stage4_statistics import compute, inputs, sql
 from pipelines.stage4_statistics.compute import build_statistics
 from pipelines.stage4_statistics.sql import table_names
-from tests.registers import history_across_years, random_register, write_partitions
+from tests.registers import history_across_years, random_register, register_table, write_partitions
 
 
 def _write(home: Paths, register: pd.DataFrame) -> None:
@@ -31,7 +31,7 @@ def _write(home: Paths, register: pd.DataFrame) -> None:
     folder = home.register / "extract_month=2025-03"
     folder.mkdir(parents=True, exist_ok=True)
     entries = register.assign(valid_from="2025-03")
-    pq.write_table(pa.Table.from_pandas(entries, preserve_index=False), folder / REGISTER_FILE)
+    pq.write_table(register_table(entries), folder / REGISTER_FILE)
 
 
 def _read(home: Paths, name: str) -> pd.DataFrame:
