@@ -87,7 +87,8 @@ def test_the_national_page_shows_the_release_figures_and_charts(
     assert first.locator("td").last.inner_text().split("p\n")[0] == _swedish(int(total))
     assert summary.locator("tbody tr").count() == 8
     charts = page.locator("figure.chart svg[role=img]")
-    assert charts.count() == 8  # month, quarter, year, shares, causes, reporters, age × sex, län
+    # month, quarter, year, shares, causes, reporters, age × sex, återkoppling, län (no signals: too short)
+    assert charts.count() == 9
     for description in charts.evaluate_all("s => s.map(x => x.querySelector('desc').textContent)"):
         assert len(description) > 40
     assert page.get_by_test_id("counties").locator("tbody tr").count() == 22  # 21 län and riket
