@@ -40,11 +40,8 @@ def entries_sql(reports: Path, month: str) -> str:
     cause_map = _sql_map(dict(zip(causes["code"].to_pylist(), causes["group"].to_pylist(), strict=True)))
     outcomes = code_table("outcomes").to_pylist()
     decided = ", ".join(f"'{o['code']}'" for o in outcomes if o["decided"] == "true")
-    # Reporter groups under the duty to report (codes/reporter_groups.csv ``professional``): those whose
-    # reporter must be told whether an investigation was opened (återkoppling).
-    professional = ", ".join(
-        f"'{g['code']}'" for g in code_table("reporter_groups").to_pylist() if g["professional"] == "true"
-    )
+    # Reporter groups whose reporter must be told whether an investigation was opened (återkoppling).
+    professional = _professional_groups()
     bands = " ".join(
         f"WHEN age_years BETWEEN {b['min_age']} AND {b['max_age']} THEN '{b['code']}'"
         for b in code_table("age_bands").to_pylist()
@@ -107,12 +104,47 @@ def build_months(paths: Paths, months: list[str]) -> dict[str, dict[str, int]]:
         return dict(zip(months, counts, strict=True))
 
 
+def _professional_groups() -> str:
+    """Reporter groups under the duty to report (codes/reporter_groups.csv ``professional``), as SQL."""
+    groups = code_table("reporter_groups").to_pylist()
+    return ", ".join(f"'{g['code']}'" for g in groups if g["professional"] == "true")
+
+
+def added_columns() -> dict[str, str]:
+    """Columns added to the register after its first version, with what an entry written before them
+    holds: contract v2's feedback (an extract loaded before it had no feedback column: unknown)."""
+    return {
+        "professional_reporter": f"reporter_group IN ({_professional_groups()})",
+        "feedback_delivered": "false",
+        "feedback_date": "NULL::DATE",
+        "days_decision_to_feedback": "NULL::BIGINT",
+    }
+
+
+def entries(paths: Paths, month: str = "*") -> str:
+    """A FROM item over the register's entries (every extract month, or one). Files written by an older
+    orostat lack the columns added since: they read as ``added_columns`` says, so an upgrade does not
+    need a reload of every month (files are unified by column name, not position)."""
+    glob = paths.register / f"extract_month={month}" / REGISTER_FILE
+    files = f"read_parquet('{glob}', union_by_name = true)"
+    if not any(paths.register.glob(f"extract_month={month}/{REGISTER_FILE}")):
+        return files  # DuckDB's own "No files found" when it is queried, as before
+    present = {name for name, *_ in db.rows(f"DESCRIBE SELECT * FROM {files}")}
+    added = added_columns()
+    filled = [
+        f"coalesce({name}, {default}) AS {name}" if name in present else f"{default} AS {name}"
+        for name, default in added.items()
+    ]
+    replaced = ", ".join(name for name in added if name in present)
+    star = f"* EXCLUDE ({replaced})" if replaced else "*"
+    return f"(SELECT {star}, {', '.join(filled)} FROM {files})"
+
+
 def history(paths: Paths, up_to: str) -> str:
     """Every register entry up to extract month ``up_to``, with when it stopped being current."""
-    glob = paths.register / "extract_month=*" / REGISTER_FILE
     return f"""(
       SELECT *, lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to
-      FROM read_parquet('{glob}') WHERE valid_from <= '{up_to}'
+      FROM {entries(paths)} WHERE valid_from <= '{up_to}'
     )"""
 
 
@@ -136,11 +168,7 @@ def register_health(paths: Paths, month: str, only_latest_extract: bool = False)
     ``only_latest_extract``: over the entries of extract ``month`` alone, not the whole history (which
     needs every entry of every month sorted: seconds for a 10-year register, on every monthly load).
     """
-    source = (
-        f"read_parquet('{paths.register / f'extract_month={month}' / REGISTER_FILE}')"
-        if only_latest_extract
-        else as_of(paths, month)
-    )
+    source = entries(paths, month) if only_latest_extract else as_of(paths, month)
     reports, duplicates, keys, undecided = db.one(
         f"""SELECT count(*), count(*) - count(DISTINCT ({KEY})), count(DISTINCT key_id),
                    count(*) FILTER (WHERE outcome = 'ej_beslutat')

@@ -27,7 +27,8 @@ from pipelines.core.files import LEDGER_FILE, QUARANTINE_FILE, STATISTICS_FILE
 from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import code_table
 from pipelines.core.settings import SCHEMAS, Paths, settings
-from pipelines.stage3_register.register import KEY, REGISTER_FILE
+from pipelines.stage3_register.register import KEY
+from pipelines.stage3_register.register import entries as register_entries
 from pipelines.stage4_statistics import state
 from pipelines.stage4_statistics.inputs import data_label
 
@@ -133,9 +134,8 @@ def _load_entries(con, home: Paths, up_to: str, since: str) -> None:
     Every entry without a carried state (``since`` = ''); with one, only the reports that have an entry
     after ``since`` (all their entries: the earlier ones say whether a decision is late).
     """
-    glob = home.register / "extract_month=*" / REGISTER_FILE
     columns = "municipality_code, report_id, outcome, decided, date_received, month_received, valid_from"
-    history = f"(SELECT {columns} FROM read_parquet('{glob}') WHERE valid_from <= '{up_to}')"
+    history = f"(SELECT {columns} FROM {register_entries(home)} WHERE valid_from <= '{up_to}')"
     touched = f" SEMI JOIN (SELECT DISTINCT {KEY} FROM {history} WHERE valid_from > '{since}') USING ({KEY})"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE entries AS
@@ -206,7 +206,6 @@ def _count_rejected_updates(con, home: Paths, months: list[str]) -> None:
         else "SELECT ''::VARCHAR as_of_month, ''::VARCHAR municipality_code, ''::VARCHAR report_id, "
         "''::VARCHAR source_file, 0 row_number WHERE false"
     )
-    glob = home.register / "extract_month=*" / REGISTER_FILE
     con.execute(
         f"""CREATE OR REPLACE TABLE rejected_updates AS
         WITH q AS ({quarantined}),
@@ -214,7 +213,7 @@ def _count_rejected_updates(con, home: Paths, months: list[str]) -> None:
           SELECT q.as_of_month, q.municipality_code, q.report_id,
                  bool_or(e.valid_from < q.as_of_month) AS earlier, bool_or(e.valid_from = q.as_of_month) AS now
           FROM (SELECT DISTINCT as_of_month, municipality_code, report_id FROM q) q
-          JOIN (SELECT municipality_code, report_id, valid_from FROM read_parquet('{glob}')
+          JOIN (SELECT municipality_code, report_id, valid_from FROM {register_entries(home)}
                 WHERE valid_from <= '{max(months)}') e USING ({KEY})
           GROUP BY ALL)
         SELECT as_of_month, municipality_code, count(*) AS rejected_updates

@@ -9,7 +9,8 @@ import duckdb
 from pipelines.core import db
 from pipelines.core.schemas import code_table, statistics_spec
 from pipelines.core.settings import Paths, settings
-from pipelines.stage3_register.register import KEY, REGISTER_FILE
+from pipelines.stage3_register.register import KEY
+from pipelines.stage3_register.register import entries as register_entries
 from pipelines.stage4_statistics import due
 from pipelines.stage4_statistics.sql import _earlier, record_key_sql
 
@@ -50,18 +51,18 @@ def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: li
     children (``child_register``), instead of once for the entries and again for the lookups.
     """
     first_year = int(min(as_of_months)[:4]) - _earlier()
-    glob = paths.register / "extract_month=*" / REGISTER_FILE
+    register = register_entries(paths)
     columns = ", ".join(statistics_spec()["register_columns"])
     # valid_from >= the first year selects no other rows (no report is received after the extract that
     # holds it), but lets DuckDB skip earlier extract months' files unread.
     in_years = f"year(month_received) >= {first_year} AND valid_from >= '{first_year}-01'"
-    history = f"""(SELECT {columns}, {record_key_sql()} FROM read_parquet('{glob}')
+    history = f"""(SELECT {columns}, {record_key_sql()} FROM {register}
         WHERE valid_from <= '{max(as_of_months)}' AND {in_years})"""
     with_valid_to = f"lead(valid_from) OVER (PARTITION BY {KEY} ORDER BY valid_from) AS valid_to"
     if not since:
         con.execute(f"CREATE OR REPLACE TABLE entries AS SELECT *, {with_valid_to} FROM {history}")
         con.execute("CREATE OR REPLACE VIEW child_entries AS SELECT * FROM entries")
-        con.execute(f"CREATE OR REPLACE VIEW child_register AS SELECT * FROM read_parquet('{glob}')")
+        con.execute(f"CREATE OR REPLACE VIEW child_register AS SELECT * FROM {register}")
     else:
         # The reports and children in the new extracts (few files), then one pass over the history.
         new = f"(SELECT * FROM {history} WHERE valid_from > '{since}')"
@@ -75,7 +76,7 @@ def _load_entries(con: duckdb.DuckDBPyConnection, paths: Paths, as_of_months: li
             SELECT * FROM (SELECT {columns}, {record_key_sql()}, child_pseudonym IN (SELECT child_pseudonym FROM children) AS about_child,
                                   ({KEY}) IN (SELECT ({KEY}) FROM touched) AS touched,
                                   {in_years} AS in_years
-                           FROM read_parquet('{glob}')
+                           FROM {register}
                            WHERE valid_from <= '{max(as_of_months)}' AND valid_from >= strftime({reach}, '%Y-%m'))
             WHERE about_child OR (touched AND in_years)"""
         )
@@ -181,7 +182,7 @@ def data_label(con: duckdb.DuckDBPyConnection, paths: Paths) -> str:
     prefix = demo["report_id_prefix"].replace("'", "''")
     source = "entries"
     if not db.scalar(con, "SELECT count(*) FROM entries"):
-        source = f"read_parquet('{paths.register / 'extract_month=*' / REGISTER_FILE}')"
+        source = register_entries(paths)
     synthetic = db.scalar(
         con, f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE starts_with(report_id, '{prefix}') LIMIT 1)"
     )

@@ -110,3 +110,43 @@ def test_county_and_national_shares_cover_only_the_municipalities_that_report(st
     police_county = stats.loc[("lan", "01", "polis")]
     assert (police_county.decided, police_county.feedback_given) == (0, 0)
     assert pd.isna(police_county.share_feedback_given)
+
+
+ADDED = ["professional_reporter", "feedback_delivered", "feedback_date", "days_decision_to_feedback"]
+
+
+def _write(home: Paths, month: str, rows: list[dict], before_v2: bool) -> None:
+    frame = pd.DataFrame([r | {"valid_from": month} for r in rows]).astype(
+        {"days_decision_to_feedback": "Int64"}
+    )
+    if before_v2:  # as an orostat from before contract v2 wrote it
+        frame = frame.drop(columns=ADDED)
+    folder = home.register / f"extract_month={month}"
+    folder.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), folder / REGISTER_FILE)
+
+
+def _school(home: Paths, month: str) -> pd.Series:
+    path = home.statistics / "professional_feedback" / f"as_of_month={month}" / STATISTICS_FILE
+    out = db.table(f"SELECT * FROM read_parquet('{path}') WHERE period_type = 'year'").to_pandas()
+    return out.set_index(["geo_level", "geo_code", "reporter_group"]).loc[("kommun", "0180", "skola")]
+
+
+def test_a_register_written_before_contract_v2_needs_no_reload(tmp_path, monkeypatch) -> None:
+    """An upgrade: the months loaded before the feedback columns existed read as 'feedback unknown', alone
+    and beside months loaded after, and every statistic still builds."""
+    monkeypatch.setenv("OROSTAT_HOME", str(tmp_path))
+    home: Paths = paths()
+    old = [_entry(i, "0180", "skola", "inleds", 3, True) for i in range(1, 4)]
+    _write(home, "2025-03", old, before_v2=True)
+    build_statistics(home, ["2025-03"])  # every statistic, from old files alone
+    before = _school(home, "2025-03")
+    assert (before.decided, before.municipalities_reporting) == (3, 0)
+    assert pd.isna(before.share_feedback_given)  # unknown, not 0
+    new = [_entry(i, "0180", "skola", "inleds", 3, True) for i in range(10, 12)]
+    _write(home, "2025-04", [r | {"month_received": dt.date(2025, 4, 1)} for r in new], before_v2=False)
+    build_statistics(home, ["2025-04"])
+    after = _school(home, "2025-04")
+    # the year so far: 5 decided, of which the 2 loaded after the upgrade report feedback (both given)
+    assert (after.decided, after.decided_reported, after.feedback_given) == (5, 2, 2)
+    assert after.municipalities_reporting == 1
