@@ -11,7 +11,6 @@ their figures cover.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -20,6 +19,7 @@ from pipelines.core.schemas import code_table, release_spec
 from pipelines.stage5_protection.symbols import MISSING, NOT_APPLICABLE, SUPPRESSED
 from pipelines.stage6_publishing import charts
 from pipelines.stage6_publishing.charts import Point
+from pipelines.stage6_publishing.page_cells import cell
 from pipelines.stage6_publishing.release_tables import Release
 
 TABLE = "feedback"
@@ -39,11 +39,8 @@ def share(given: tuple[Any, str], decided: tuple[Any, str], threshold: int) -> t
     return round(float(g) / float(d), 4), ""
 
 
-def section(
-    release: Release, geo: str, name: str, prefix: str, cell: Callable[[Any, str, str], Any]
-) -> dict[str, Any] | None:
-    """Figure and table of the current year for area ``geo``, or None if the release has no such table.
-    ``cell``: how the page shows a figure (pages.cell; passed in, as pages imports this module)."""
+def section(release: Release, geo: str, name: str, prefix: str) -> dict[str, Any] | None:
+    """Figure and table of the current year for area ``geo``, or None if the release has no such table."""
     areas = release.tables.get(TABLE)
     if areas is None or not (areas.geo_code == geo).any():
         return None
@@ -76,7 +73,7 @@ def section(
     note = " ".join(str(release_spec()["tables"][TABLE].get("note_sv", "")).split())
     header = ["Anmälare", "Beslutade", "Återkoppling given", "Andel", "Andel inom 14 dagar"]
     return {
-        # the keys of pages.Figure, for the report's _figure.html
+        # the keys of page_cells.Figure, for the report's _figure.html
         "figure": {
             "id": f"{prefix}-feedback",
             "caption": title,

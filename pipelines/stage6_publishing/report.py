@@ -22,10 +22,11 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pipelines.core.atomic import atomic_dir
 from pipelines.core.schemas import code_table, publishing_spec, release_spec
 from pipelines.core.settings import PROJECT_ROOT, settings
-from pipelines.stage6_publishing import pages
+from pipelines.stage6_publishing import page_cells, pages
 from pipelines.stage6_publishing.history import History
 from pipelines.stage6_publishing.insight import group_section, signal_section
-from pipelines.stage6_publishing.pages import RIKET, period_label
+from pipelines.stage6_publishing.page_cells import period_label
+from pipelines.stage6_publishing.pages import RIKET
 from pipelines.stage6_publishing.release_tables import Release, symbols, table_order
 from pipelines.stage6_publishing.workbook import disclosure_text, methodology_text
 
@@ -167,16 +168,16 @@ def _quality_frame(release: Release, path: Path) -> pd.DataFrame:
     return cache[DATA_QUALITY]
 
 
-def _quality_cell(row: Any, measure: dict[str, Any]) -> pages.Cell:
+def _quality_cell(row: Any, measure: dict[str, Any]) -> page_cells.Cell:
     """A measure as the box shows it: a share as a percentage, a municipality's 1/0 flag as ja/nej."""
     if row is None:
-        return pages.cell(None, "", "count")
+        return page_cells.cell(None, "", "count")
     status, value = str(row.status or ""), row.value
     preliminary = bool(getattr(row, "preliminary", False))
     if not status and row.geo_level == "kommun" and measure["unit"] == "kommuner" and not pd.isna(value):
-        return pages.Cell("ja" if value else "nej", preliminary)
+        return page_cells.Cell("ja" if value else "nej", preliminary)
     fmt = "percent" if measure["unit"] == "andel" else "count"
-    return pages.cell(None if pd.isna(value) else value, status, fmt, preliminary)
+    return page_cells.cell(None if pd.isna(value) else value, status, fmt, preliminary)
 
 
 def build_report(release: Release, target: Path) -> dict[str, int]:

@@ -12,7 +12,7 @@ from pipelines.stage6_publishing import charts
 from pipelines.stage6_publishing.charts import Point
 from pipelines.stage6_publishing.insight import compare
 from pipelines.stage6_publishing.insight.groups import Grouping
-from pipelines.stage6_publishing.pages import period_label
+from pipelines.stage6_publishing.page_cells import period_label
 from pipelines.stage6_publishing.release_tables import NBSP, Release, formatted
 
 

@@ -10,7 +10,7 @@ from pipelines.core.schemas import insight_spec
 from pipelines.core.settings import paths
 from pipelines.stage6_publishing.insight.groups import grouping
 from pipelines.stage6_publishing.insight.ranks import Insight, Standing
-from pipelines.stage6_publishing.pages import Cell, cell, period_label
+from pipelines.stage6_publishing.page_cells import Cell, cell, period_label
 from pipelines.stage6_publishing.release_tables import Release
 
 HIDDEN = ".."

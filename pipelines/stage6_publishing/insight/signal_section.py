@@ -17,7 +17,8 @@ from pipelines.stage6_publishing import charts
 from pipelines.stage6_publishing.charts import WIDTH, Chart, Point
 from pipelines.stage6_publishing.history import History
 from pipelines.stage6_publishing.insight import signals
-from pipelines.stage6_publishing.pages import RIKET, Figure, Link, cell, period_label
+from pipelines.stage6_publishing.page_cells import Figure, Link, cell, period_label
+from pipelines.stage6_publishing.pages import RIKET
 
 HEADER = ["Månad", "Område", "Serie", "Antal", "Väntat", "Prognosintervall", "Bedömning"]
 
