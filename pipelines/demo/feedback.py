@@ -3,7 +3,8 @@
 Social services tell a professional reporter whether an investigation was opened, not opened or is
 already ongoing. Per municipality (profiles drawn once per seed over all 290, so a municipality's files do
 not depend on which others were asked for): the share of its decided reports from professional reporters
-that get feedback, and how many days after the decision it typically comes. A row shows the date only if
+that get feedback (times its reporter group's factor: schools hear back less often than the police), and
+how many days after the decision it typically comes. A row shows the date only if
 it is on or before its extract month's last day (a later feedback is not yet known to that extract), and
 only in files of a municipality that delivers the column at all (none before settings' ``delivered_from``,
 and ``not_delivering_share`` of them never). Planted invalid rows get none, so each keeps exactly its own
@@ -38,7 +39,8 @@ def add_feedback(
     frame["feedback_delivered"] = ~never[frame["muni"]] & (frame["period"] >= year * 12 + month - 1)
     # Per report, not per row: the arrival-month and decision-month rows of a report agree.
     draws = np.random.default_rng([seed, 9, 1]).random((int(frame["report"].max(initial=-1)) + 1, 2))
-    given = draws[frame["report"], 0] < share[frame["muni"]]
+    factor = _group_factor(codes, spec.get("group_factor", {}))[frame["reporter"]]
+    given = draws[frame["report"], 0] < np.minimum(share[frame["muni"]] * factor, 0.98)
     delay = np.floor(-mean_days[frame["muni"]] * np.log1p(-draws[frame["report"], 1])).astype(np.int64)
     day = frame["decision"] + delay
     planted = np.zeros(len(day), dtype=bool)
@@ -60,6 +62,12 @@ def _professional(codes: dict[str, list[str]]) -> np.ndarray:
     professional = {g["code"] for g in _read_csv("codes/reporter_groups.csv") if g["professional"] == "true"}
     group = {r["code"]: r["group"] for r in _read_csv("codes/reporters.csv")}
     return np.array([group[c] in professional for c in codes["reporter"]], dtype=bool)
+
+
+def _group_factor(codes: dict[str, list[str]], factors: dict[str, float]) -> np.ndarray:
+    """Per reporter code (in ``codes['reporter']`` order): its group's factor on the municipality's share."""
+    group = {r["code"]: r["group"] for r in _read_csv("codes/reporters.csv")}
+    return np.array([float(factors.get(group[c], 1.0)) for c in codes["reporter"]])
 
 
 def _month_end(period: np.ndarray) -> np.ndarray:

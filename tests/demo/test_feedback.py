@@ -73,3 +73,21 @@ def test_feedback_dates_are_plausible_and_some_municipalities_lack_the_column(lo
 def test_the_demo_plants_no_feedback_defect(loaded: Paths) -> None:
     reasons = {code for r in _rows(loaded, "2024-06", QUARANTINE_FILE) for code in r["reasons"]}
     assert not {c for c in reasons if c.startswith("aterkoppling")}
+
+
+def test_schools_hear_back_less_often_than_the_police(loaded: Paths) -> None:
+    factors = synthetic()["feedback"]["group_factor"]
+    assert factors["skola"] < factors["polis"]
+    group = {r["code"]: r["group"] for r in code_table("reporters").to_pylist()}
+    rows = [
+        r
+        for month in ("2024-06",)
+        for r in _rows(loaded, month, REPORTS_FILE)
+        if r["feedback_date_delivered"] and r["outcome"] in ("inleds", "inleds_ej")
+    ]
+
+    def share(reporter_group: str) -> float:
+        mine = [r for r in rows if group[r["reporter"]] == reporter_group]
+        return sum(r["feedback_date"] is not None for r in mine) / len(mine)
+
+    assert share("skola") < share("polis")
