@@ -385,3 +385,14 @@ def release_cells(
             out.specs.append(spec)
             out.links.append(Link(spec.name, name))
     return out, months_by
+
+
+def geo_names() -> dict[str, str]:
+    """Code → name of riket, every län and every kommun (short names, as published)."""
+    kommuner = code_table("municipalities").to_pandas()
+    lan = code_table("counties").to_pandas()
+    return (
+        {RIKET: "Riket"}
+        | dict(zip(lan["county_code"], lan["county_name"], strict=True))
+        | dict(zip(kommuner["municipality_code"], kommuner["municipality_name_short"], strict=True))
+    )

@@ -82,7 +82,7 @@ def table(home: Paths, calendar: c.Calendar) -> pd.DataFrame:
     """``data_quality`` of the release as of ``calendar.as_of``."""
     months = calendar.months()
     rows = _monitoring(home, months)
-    names = _names()
+    names = c.geo_names()
     levels = spec()["measures"]
     if rows.empty:
         found = pd.DataFrame()
@@ -128,13 +128,3 @@ def table(home: Paths, calendar: c.Calendar) -> pd.DataFrame:
     out = out.assign(_lv=out["geo_level"].map(order))
     out = out.sort_values(["period", "_lv", "geo_code", "measure"]).drop(columns="_lv")
     return out.reset_index(drop=True)
-
-
-def _names() -> dict[str, str]:
-    kommuner = code_table("municipalities").to_pandas()
-    lan = code_table("counties").to_pandas()
-    return (
-        {c.RIKET: "Riket"}
-        | dict(zip(lan["county_code"], lan["county_name"], strict=True))
-        | dict(zip(kommuner["municipality_code"], kommuner["municipality_name_short"], strict=True))
-    )

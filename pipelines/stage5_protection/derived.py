@@ -19,16 +19,6 @@ from pipelines.stage5_protection.decision import rules
 from pipelines.stage5_protection.symbols import MISSING, NOT_APPLICABLE, SUPPRESSED
 
 
-def _geo_names() -> dict[str, str]:
-    kommuner = code_table("municipalities").to_pandas()
-    lan = code_table("counties").to_pandas()
-    return (
-        {c.RIKET: "Riket"}
-        | dict(zip(lan["county_code"], lan["county_name"], strict=True))
-        | dict(zip(kommuner["municipality_code"], kommuner["municipality_name_short"], strict=True))
-    )
-
-
 def _labels(name: str, dim: str) -> dict[str, str]:
     spec = c.tables()[name]["dimensions"][dim]
     if "categories" in spec:

@@ -23,7 +23,6 @@ from pipelines.stage5_protection import cells as c
 from pipelines.stage5_protection import csv_files, data_quality, not_reported, preliminary
 from pipelines.stage5_protection.decision import Decision, ReleaseOutcome, _main, rules
 from pipelines.stage5_protection.derived import (
-    _geo_names,
     _labels,
     _percentiles_beyond_doubt,
     percentiles,
@@ -66,7 +65,7 @@ def _published(
     """A table as published: codes, Swedish labels, value (``shown``, null where hidden or missing) and
     status (``..`` hidden, ``-`` a period without data)."""
     _, level = c.geographies()
-    names = _geo_names()
+    names = c.geo_names()
     dims = c.dims_of(name)
     out = pd.DataFrame(
         {
