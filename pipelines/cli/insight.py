@@ -70,7 +70,12 @@ def _compare(args: argparse.Namespace) -> int:
     releases = _releases()
     release = args.release or (releases[-1] if releases else None)
     if release is None or release not in releases:
-        known = ", ".join(releases) or "none"
+        known = (
+            f"{releases[0]} … {releases[-1]}, {len(releases)} in all"
+            if len(releases) > 3
+            else ", ".join(releases)
+        )
+        known = known or "none"
         raise CommandError(
             f"No published release {release or ''} (published: {known}); run orostat release first."
         )
