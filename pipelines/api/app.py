@@ -7,6 +7,7 @@ import json
 import logging
 import math
 from collections.abc import Awaitable, Callable
+from importlib.metadata import version
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from starlette.routing import Route
 from pipelines.api import formats, jsonstat, releases, selection
 from pipelines.api.ratelimit import RateLimit
 from pipelines.api.spec import ApiError, api_spec, language
+from pipelines.core.schemas import publishing_spec
 from pipelines.core.settings import Paths
 
 PREFIX = "/api/v2"
@@ -144,13 +146,13 @@ def _config(limit: RateLimit, max_cells: int) -> dict[str, Any]:
     spec = api_spec()
     return {
         "apiVersion": spec["api_version"],
-        "appVersion": "orostat 0.1.0",
+        "appVersion": f"orostat {version('orostat')}",
         "languages": [{"id": lang, "label": label} for lang, label in spec["languages"].items()],
         "defaultLanguage": spec["default_language"],
         "maxDataCells": max_cells,
         "maxCallsPerTimeWindow": limit.calls,
         "timeWindow": limit.window,
-        "license": spec["license"],
+        "license": publishing_spec()["report"]["licence"]["name"],  # the release's own licence
         "sourceReferences": [{"language": k, "text": v} for k, v in spec["source"].items()],
         "defaultDataFormat": spec["data_formats"][0],
         "dataFormats": spec["data_formats"],

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from pipelines.api.selection import _match
 from pipelines.api.spec import ApiError
 from pipelines.api.tables import Dimension
+from pipelines.core.schemas import publishing_spec
 from pipelines.core.settings import Paths
 
 
@@ -41,6 +42,8 @@ def test_orostat_serve_answers_and_stops(published: Paths) -> None:
             "sv",
             "en",
         }
+        # the licence is the published statistics' own (the report's), not one of the API's
+        assert config["license"] == publishing_spec()["report"]["licence"]["name"]
         tables = requests.get(f"http://127.0.0.1:{port}/api/v2/tables", timeout=5).json()
         assert tables["page"]["totalElements"] == len(tables["tables"]) > 0
     finally:
