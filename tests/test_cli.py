@@ -308,7 +308,10 @@ def test_validate_writes_feedback_only_where_asked(tmp_path, monkeypatch, capsys
     work.mkdir()
     monkeypatch.chdir(work)
     assert main(["validate", str(path)]) == 1  # a row would be quarantined (unknown reporter)
-    assert list(work.iterdir()) == [] and "--feedback" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert list(work.iterdir()) == [] and "--feedback" in out
+    # the row's problem names the file's own column, with the contract's field beside it
+    assert "fält: Anmälare/Anmälarkategori (reporter)" in out, out
     assert main(["validate", str(path), "--feedback", "rader.csv"]) == 1
     assert [p.name for p in work.iterdir()] == ["rader.csv"]
     assert main(["validate", str(path), "--feedback", "nowhere/rader.csv"]) == 2

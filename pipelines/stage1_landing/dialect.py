@@ -50,8 +50,8 @@ def match_dialect(header: list[str], file_format: str) -> tuple[str, dict[str, s
             )
         # Named as the dialect names the columns (never as the file's header cells, which are delivered
         # content): what the municipality must add.
-        columns = ", ".join(_column_names(closest, f) for f in missing_by_dialect[closest])
-        fields = ", ".join(f"{_column_names(closest, f)} ({f})" for f in missing_by_dialect[closest])
+        columns = ", ".join(column_names(closest, f) for f in missing_by_dialect[closest])
+        fields = ", ".join(f"{column_names(closest, f)} ({f})" for f in missing_by_dialect[closest])
         raise FileRejected(
             "okand_dialekt",
             f"The header matches no known dialect; the closest, {closest!r}, needs the columns: {fields}.",
@@ -72,8 +72,8 @@ def _check_one_column_per_field(header: list[str], dialect: dict[str, Any]) -> N
     doubled = sorted(f for f, n in counts.items() if n > 1)
     if doubled:
         # Field names, not header text: a header cell is delivered content.
-        names = "; ".join(_column_names(dialect["dialect"], f) for f in doubled)
-        fields = "; ".join(f"{_column_names(dialect['dialect'], f)} ({f})" for f in doubled)
+        names = "; ".join(column_names(dialect["dialect"], f) for f in doubled)
+        fields = "; ".join(f"{column_names(dialect['dialect'], f)} ({f})" for f in doubled)
         raise FileRejected(
             "dubbel_kolumn",
             f"The header has more than one column for the same field: {fields} (dialect {dialect['dialect']!r}).",
@@ -81,7 +81,7 @@ def _check_one_column_per_field(header: list[str], dialect: dict[str, Any]) -> N
         )
 
 
-def _column_names(dialect: str, field_name: str) -> str:
+def column_names(dialect: str, field_name: str) -> str:
     """A field as the dialect's columns name it, e.g. ``Personnummer/Personnr``."""
     return "/".join(dialects()[dialect]["columns"].get(field_name, [field_name]))
 

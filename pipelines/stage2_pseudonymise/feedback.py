@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from pipelines.core.partitions import month_bounds
 from pipelines.core.schemas import quarantine_reasons
 from pipelines.stage1_landing.delivery import FileRejected, Landed, masked_name
+from pipelines.stage1_landing.dialect import column_names
 from pipelines.stage1_landing.landing import landed_table
 from pipelines.stage1_landing.read import read_extract
 from pipelines.stage2_pseudonymise.quarantine import build_quarantine, connect, write_analyst_csv
@@ -172,6 +173,14 @@ def _write_json(target: Path | None, content: dict[str, Any]) -> None:
         target.write_text(json.dumps(content, ensure_ascii=False, indent=2), "utf-8")
 
 
+def _in_file(field: str | None, dialect: str) -> str:
+    """A contract field as the file's own columns name it, with the contract's name: the analyst looks
+    for the column in the file (``Återkopplingsdatum/Återkoppling (feedback_date)``)."""
+    if not field:
+        return "-"
+    return ", ".join(f"{column_names(dialect, f.strip())} ({f.strip()})" for f in field.split(","))
+
+
 def _print(result: dict[str, Any], english: bool) -> None:
     lang = "en" if english else "sv"
     if english:
@@ -192,7 +201,8 @@ def _print(result: dict[str, Any], english: bool) -> None:
         where = ", ".join(map(str, p["row_numbers"])) + (" …" if p["rows"] > len(p["row_numbers"]) else "")
         print(f"  [{p['code']}] {p['rows']} × {p[f'text_{lang}']}")
         print(
-            f"      {words[0]}: {p['field'] or '-'}; {words[1]}: {where}; {words[2]}: {p[f'expected_{lang}']}"
+            f"      {words[0]}: {_in_file(p['field'], result['dialect'])}; {words[1]}: {where}; "
+            f"{words[2]}: {p[f'expected_{lang}']}"
         )
     for c in result.get("consequences", []):
         print(f"  [{c['code']}] {c['rows']} × {c[f'text_{lang}']}")
