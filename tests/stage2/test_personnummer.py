@@ -68,17 +68,19 @@ def test_personnummer_is_not_coordination_number(case: tuple[str, dt.date]) -> N
 
 @given(child_numbers(), st.integers(0, 11), st.integers(1, 9))
 @example(("200002290013", dt.date(2000, 2, 29)), 0, 1)  # generated here: 29 Feb 2000 -> 3000, no leap day
+@example(("200001010016", dt.date(2000, 1, 1)), 0, 8)  # found by hypothesis: 2000 -> 0000, no year 0
 def test_changing_any_single_digit_is_caught(case: tuple[str, dt.date], position: int, shift: int) -> None:
     number, reference = case
     changed = number[:position] + str((int(number[position]) + shift) % 10) + number[position + 1 :]
     if position < 2:
         # The century is not covered by the check digit: the 12-digit form is a different number, valid
-        # unless the birth date is 29 February and the changed year is not a leap year (2000 -> 3000).
+        # unless the birth date is 29 February and the changed year is not a leap year (2000 -> 3000), or
+        # the changed year is 0000 (there is no year 0).
         problem = _problem(changed, reference)
         if problem is None:
             assert pnr.normalise(changed, reference) != number
         else:
-            assert problem == "date" and number[4:8] == "0229", (changed, problem)
+            assert problem == "date" and (number[4:8] == "0229" or changed[:4] == "0000"), (changed, problem)
         return
     assert _problem(changed, reference) is not None
     assert _problem(changed[2:], reference) is not None
