@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.core.schemas import dialects
 from pipelines.demo import variation
-from pipelines.demo.reference import _rng, load_dialects, municipalities
+from pipelines.demo.reference import _rng, municipalities
 
 SYNTHETIC_TITLE = "SYNTETISKA DEMODATA – inte SCB:s statistik. Folkmängd efter region, ålder, kön och år"
 
@@ -109,7 +110,7 @@ def _select_codes(municipality_codes: Sequence[str] | None) -> list[str]:
 def assign_dialects(seed: int) -> dict[str, str]:
     """One dialect per municipality, by number of municipalities ~45/40/15 %."""
     codes = [c for c, _ in municipalities()]
-    names = list(load_dialects())
+    names = list(dialects())
     shares = np.array([DIALECT_SHARES.get(n, _DEFAULT_WEIGHT / len(names)) for n in names])
     counts = np.floor(shares / shares.sum() * len(codes) + 0.5).astype(int)
     counts[-1] = len(codes) - counts[:-1].sum()

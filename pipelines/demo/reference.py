@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import yaml
+
+from pipelines.core.schemas import extract_contract
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -19,18 +19,7 @@ def _read_csv(relative: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def load_dialects() -> dict[str, dict[str, Any]]:
-    """Every dialect YAML by name, in file-name order (a stable order for the assignment)."""
-    found = {}
-    for path in sorted((SCHEMAS / "dialects").glob("*.yaml")):
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        found[spec["dialect"]] = spec
-    return found
-
-
 def contract_fields() -> list[str]:
-    from pipelines.core.schemas import extract_contract
-
     return list(extract_contract()["fields"])
 
 

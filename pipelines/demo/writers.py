@@ -15,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from pipelines.core.schemas import dialects
 from pipelines.demo import variation
 from pipelines.demo.dates import _ymd
 from pipelines.demo.population import BIG_CITIES
-from pipelines.demo.reference import _rng, contract_fields, load_dialects
+from pipelines.demo.reference import _rng, contract_fields
 from pipelines.demo.reports import _Children, _Reports
 from pipelines.demo.rows import _digits, _luhn, _pnr_text, _Rows
 
@@ -249,17 +250,17 @@ def _write_files(
     written by worker processes while this process writes the CSV files. Each file is independent, so
     the bytes do not depend on the scheduling.
     """
-    dialects = load_dialects()
+    specs = dialects()
     fields = contract_fields()
     row_dialect = np.array([dialect_of[c] for c in muni_codes], dtype=object)[frame["muni"]]
     file_key = frame["muni"] * _FILE_KEY + frame["period"]
     redelivered = {muni_codes.index(c) * _FILE_KEY + m for c, m in deliveries.redelivered}
-    files = dict.fromkeys(dialects, 0)
+    files = dict.fromkeys(specs, 0)
     rng = _rng(seed, 7)
     jobs: dict[str, list[tuple]] = {"csv": [], "xlsx": []}
     date_cols = {fields.index(f) for f in ("date_received", "decision_date", "feedback_date")}
     assert fields[-1] == "feedback_date", "a file without the feedback column drops the last field"
-    for name, dialect in dialects.items():
+    for name, dialect in specs.items():
         sel = np.flatnonzero(row_dialect == name)
         if not len(sel):
             continue

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from python_calamine import CalamineWorkbook
 
+from pipelines.core.schemas import dialects
 from pipelines.demo import generator as gen
 from pipelines.demo import population, reference
 from pipelines.demo import rows as extract_rows
@@ -28,21 +28,12 @@ FIELDS = [
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
 
-@cache
-def _dialects() -> dict[str, dict[str, Any]]:
-    out = {}
-    for path in sorted((SCHEMAS / "dialects").glob("*.yaml")):
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-        out[spec["dialect"]] = spec
-    return out
-
-
 def _subset() -> list[str]:
     """The three big cities plus the largest other municipality of each dialect."""
     sizes = population.municipality_sizes(SEED)
     dialect_of = population.assign_dialects(SEED)
     chosen = set(population.BIG_CITIES)
-    for name in _dialects():
+    for name in dialects():
         others = [c for c in sizes if dialect_of[c] == name and c not in chosen]
         chosen.add(max(others, key=lambda c: sizes[c]))
     return sorted(chosen)
@@ -63,7 +54,7 @@ def _read(path: Path) -> tuple[str, list[str], list[dict[str, Any]]]:
     """(dialect, header, rows as contract-field dicts) read strictly as the dialect says."""
     code = path.name[:4]
     name = _dialect_of()[code]
-    spec = _dialects()[name]
+    spec = dialects()[name]
     if spec["format"] == "xlsx":
         sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
         header, body = [str(v) for v in sheet[0]], sheet[1:]
@@ -94,12 +85,12 @@ def _date(value: Any, dialect: str) -> dt.date | None:
         return value
     if value in ("", None):
         return None
-    return dt.datetime.strptime(value, _dialects()[dialect]["date_formats"][0]).date()
+    return dt.datetime.strptime(value, dialects()[dialect]["date_formats"][0]).date()
 
 
 def _code(row: dict[str, Any], column: str) -> str:
     """The contract code of a worded value (komma_cp1252 writes words)."""
-    words = _dialects()[row["_dialect"]].get("values", {}).get(column, {})
+    words = dialects()[row["_dialect"]].get("values", {}).get(column, {})
     return words.get(row[column], row[column])
 
 
@@ -174,15 +165,15 @@ def test_file_names_and_dialect_headers(demo) -> None:
     assert len(files) == summary.files
     seen = Counter()
     for path in files:
-        assert _dialect_of()[path.name[:4]] in _dialects()
+        assert _dialect_of()[path.name[:4]] in dialects()
         assert path.stem[5:12].startswith(f"{YEAR}-")
         name, header, rows = _read(path)
-        expected = [_dialects()[name]["columns"][f][0] for f in FIELDS]
-        assert header in (expected, [*expected, _dialects()[name]["columns"]["feedback_date"][0]])
+        expected = [dialects()[name]["columns"][f][0] for f in FIELDS]
+        assert header in (expected, [*expected, dialects()[name]["columns"]["feedback_date"][0]])
         assert rows, path.name
         assert {r["municipality_code"] for r in rows} == {path.name[:4]}
         seen[name] += 1
-    assert set(seen) == set(_dialects())  # one municipality of each dialect at least
+    assert set(seen) == set(dialects())  # one municipality of each dialect at least
     assert dict(seen) == {k: v for k, v in summary.files_per_dialect.items() if v}
 
 
@@ -214,7 +205,7 @@ def test_xlsx_cells_are_text_and_dates(demo) -> None:
 def test_komma_writes_words_not_codes(demo) -> None:
     out, _ = demo
     rows = [r for r in _all_rows(out) if r["_dialect"] == "komma_cp1252"]
-    words = set(_dialects()["komma_cp1252"]["values"]["outcome"])
+    words = set(dialects()["komma_cp1252"]["values"]["outcome"])
     assert {r["outcome"] for r in rows} - {"Avslutad"} <= words
     assert "Inleds ej" in {r["outcome"] for r in rows}
     assert all("." in r["date_received"] for r in rows)
